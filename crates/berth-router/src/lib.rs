@@ -1,0 +1,13 @@
+//! The HTTP data plane: host-based routing to app instances.
+//!
+//! The control plane pushes a complete [`RouteTable`] whenever instances change;
+//! it is swapped in atomically ([`arc_swap`]), so the request path takes no lock,
+//! and the router keeps serving the last table on its own if the control plane
+//! stalls. Upstream connections are pooled (one shared hyper client).
+
+mod pages;
+mod proxy;
+mod table;
+
+pub use proxy::Router;
+pub use table::{Backend, RouteTable};

@@ -1,0 +1,180 @@
+use std::net::SocketAddr;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use super::*;
+use crate::table::Backend;
+
+/// A backend that answers every request with its name and the request head it saw.
+async fn backend(name: &'static str) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 8192];
+                let mut head = Vec::new();
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    let n = stream.read(&mut buf).await.unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    head.extend_from_slice(&buf[..n]);
+                }
+                let head = String::from_utf8_lossy(&head).to_lowercase();
+                if head.contains("upgrade: echo") {
+                    let _ = stream
+                        .write_all(b"HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: echo\r\n\r\n")
+                        .await;
+                    let (mut r, mut w) = stream.split();
+                    let _ = tokio::io::copy(&mut r, &mut w).await;
+                    return;
+                }
+                let body = format!("backend={name}\n{head}");
+                let resp = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
+                let _ = stream.write_all(resp.as_bytes()).await;
+            });
+        }
+    });
+    addr
+}
+
+async fn start_router(table: RouteTable) -> (Arc<Router>, SocketAddr) {
+    let router = Router::new();
+    router.set_routes(table);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(Arc::clone(&router).serve(listener));
+    (router, addr)
+}
+
+async fn get(router: SocketAddr, host: &str, extra: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(router).await.unwrap();
+    let req = format!("GET /some/path?q=1 HTTP/1.1\r\nhost: {host}\r\n{extra}connection: close\r\n\r\n");
+    stream.write_all(req.as_bytes()).await.unwrap();
+    let mut resp = String::new();
+    stream.read_to_string(&mut resp).await.unwrap();
+    let status = resp[9..12].parse().unwrap();
+    (status, resp)
+}
+
+fn b(addr: SocketAddr, name: &str) -> Backend {
+    Backend { addr, name: name.to_string() }
+}
+
+async fn dead_port() -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    l.local_addr().unwrap()
+}
+
+#[tokio::test]
+async fn proxies_by_host_and_sets_forwarding_headers() {
+    let one = backend("one").await;
+    let mut table = RouteTable::new();
+    table.insert("web1.localhost", "web1", vec![b(one, "web.1")]);
+    let (_router, addr) = start_router(table).await;
+
+    let (status, resp) = get(addr, "web1.localhost", "x-forwarded-for: 203.0.113.9\r\n").await;
+    assert_eq!(status, 200, "{resp}");
+    assert!(resp.contains("backend=one"));
+    assert!(resp.contains("get /some/path?q=1 http/1.1"), "{resp}");
+    assert!(resp.contains("host: web1.localhost"), "{resp}");
+    assert!(resp.contains("x-forwarded-for: 203.0.113.9, 127.0.0.1"), "{resp}");
+    assert!(resp.contains("x-forwarded-proto: http"), "{resp}");
+    assert!(resp.contains(&format!("x-forwarded-port: {}", addr.port())), "{resp}");
+    assert!(resp.contains("x-request-id: "), "{resp}");
+}
+
+#[tokio::test]
+async fn keeps_valid_request_ids_and_replaces_bad_ones() {
+    let one = backend("one").await;
+    let mut table = RouteTable::new();
+    table.insert("a.test", "a", vec![b(one, "web.1")]);
+    let (_router, addr) = start_router(table).await;
+    let (_, resp) = get(addr, "a.test", "x-request-id: abcdefghij0123456789-keep\r\n").await;
+    assert!(resp.contains("x-request-id: abcdefghij0123456789-keep"), "{resp}");
+    let (_, resp) = get(addr, "a.test", "x-request-id: short\r\n").await;
+    assert!(!resp.contains("x-request-id: short"), "{resp}");
+}
+
+#[tokio::test]
+async fn unknown_hosts_get_404_and_idle_apps_503() {
+    let mut table = RouteTable::new();
+    table.insert("idle.test", "idle", vec![]);
+    let (_router, addr) = start_router(table).await;
+    let (status, resp) = get(addr, "nope.test", "").await;
+    assert_eq!(status, 404);
+    assert!(resp.contains("No such app"), "{resp}");
+    let (status, resp) = get(addr, "idle.test", "").await;
+    assert_eq!(status, 503);
+    assert!(resp.contains("ps:scale web=1"), "{resp}");
+}
+
+#[tokio::test]
+async fn balances_round_robin_and_skips_dead_backends() {
+    let one = backend("one").await;
+    let two = backend("two").await;
+    let dead = dead_port().await;
+    let mut table = RouteTable::new();
+    table.insert("a.test", "a", vec![b(one, "web.1"), b(dead, "web.2"), b(two, "web.3")]);
+    let (_router, addr) = start_router(table).await;
+    let mut seen = std::collections::BTreeMap::new();
+    for _ in 0..9 {
+        let (status, resp) = get(addr, "a.test", "").await;
+        assert_eq!(status, 200, "a dead backend must not fail GETs: {resp}");
+        let name = if resp.contains("backend=one") { "one" } else { "two" };
+        *seen.entry(name).or_insert(0) += 1;
+    }
+    assert!(seen["one"] >= 3 && seen["two"] >= 3, "{seen:?}");
+}
+
+#[tokio::test]
+async fn all_backends_dead_is_502() {
+    let dead = dead_port().await;
+    let mut table = RouteTable::new();
+    table.insert("a.test", "a", vec![b(dead, "web.1")]);
+    let (_router, addr) = start_router(table).await;
+    let (status, _) = get(addr, "a.test", "").await;
+    assert_eq!(status, 502);
+}
+
+#[tokio::test]
+async fn route_swaps_take_effect_for_new_requests() {
+    let one = backend("one").await;
+    let two = backend("two").await;
+    let mut table = RouteTable::new();
+    table.insert("a.test", "a", vec![b(one, "web.1")]);
+    let (router, addr) = start_router(table).await;
+    assert!(get(addr, "a.test", "").await.1.contains("backend=one"));
+    let mut table = RouteTable::new();
+    table.insert("a.test", "a", vec![b(two, "web.1")]);
+    router.set_routes(table);
+    assert!(get(addr, "a.test", "").await.1.contains("backend=two"));
+}
+
+#[tokio::test]
+async fn upgrades_tunnel_bytes_both_ways() {
+    let one = backend("one").await;
+    let mut table = RouteTable::new();
+    table.insert("ws.test", "ws", vec![b(one, "web.1")]);
+    let (_router, addr) = start_router(table).await;
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(b"GET /ws HTTP/1.1\r\nhost: ws.test\r\nconnection: upgrade\r\nupgrade: echo\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 1024];
+    let mut head = Vec::new();
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = stream.read(&mut buf).await.unwrap();
+        assert!(n > 0);
+        head.extend_from_slice(&buf[..n]);
+    }
+    assert!(String::from_utf8_lossy(&head).starts_with("HTTP/1.1 101"));
+    stream.write_all(b"ping").await.unwrap();
+    let mut echo = [0u8; 4];
+    stream.read_exact(&mut echo).await.unwrap();
+    assert_eq!(&echo, b"ping");
+}

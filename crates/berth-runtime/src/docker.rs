@@ -1,0 +1,198 @@
+//! [`Runtime`] on a Docker engine, via bollard.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bollard::container::{
+    NetworkingConfig,
+    Config, CreateContainerOptions, ListContainersOptions, RemoveContainerOptions, StartContainerOptions,
+    StopContainerOptions,
+};
+use bollard::errors::Error as BollardError;
+use bollard::models::{EndpointSettings, HostConfig, RestartPolicy, RestartPolicyNameEnum};
+use bollard::network::{CreateNetworkOptions, ListNetworksOptions};
+use bollard::Docker;
+use chrono::{DateTime, Utc};
+
+use crate::{Instance, InstanceSpec, InstanceState, Result, Runtime, RuntimeError};
+
+#[derive(Clone)]
+pub struct DockerRuntime {
+    docker: Docker,
+}
+
+impl DockerRuntime {
+    /// Connects to the local engine (`DOCKER_HOST` or the default socket) and
+    /// negotiates the API version, so older engines (20.10) work too.
+    pub async fn connect() -> Result<Self> {
+        let docker = Docker::connect_with_local_defaults().map_err(|e| RuntimeError::Unavailable(e.to_string()))?;
+        let docker = docker.negotiate_version().await.map_err(|e| RuntimeError::Unavailable(e.to_string()))?;
+        docker.ping().await.map_err(|e| RuntimeError::Unavailable(e.to_string()))?;
+        Ok(Self { docker })
+    }
+}
+
+fn status_code(err: &BollardError) -> Option<u16> {
+    match err {
+        BollardError::DockerResponseServerError { status_code, .. } => Some(*status_code),
+        _ => None,
+    }
+}
+
+fn engine(err: BollardError) -> RuntimeError {
+    match err {
+        BollardError::DockerResponseServerError { message, .. } => RuntimeError::Engine(message),
+        BollardError::IOError { err } => RuntimeError::Unavailable(err.to_string()),
+        other => RuntimeError::Engine(other.to_string()),
+    }
+}
+
+fn label_filters(labels: &[(&str, &str)]) -> HashMap<String, Vec<String>> {
+    let values = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    HashMap::from([("label".to_string(), values)])
+}
+
+#[async_trait]
+impl Runtime for DockerRuntime {
+    async fn ensure_network(&self, name: &str, labels: &BTreeMap<String, String>) -> Result<()> {
+        match self.docker.inspect_network::<String>(name, None).await {
+            Ok(_) => return Ok(()),
+            Err(e) if status_code(&e) == Some(404) => {}
+            Err(e) => return Err(engine(e)),
+        }
+        let options = CreateNetworkOptions {
+            name: name.to_string(),
+            driver: "bridge".to_string(),
+            check_duplicate: true,
+            labels: labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            ..Default::default()
+        };
+        match self.docker.create_network(options).await {
+            Ok(_) => Ok(()),
+            // Lost a race with another reconcile pass: the network exists, which is all we want.
+            Err(e) if status_code(&e) == Some(409) => Ok(()),
+            Err(e) => Err(engine(e)),
+        }
+    }
+
+    async fn remove_network(&self, name: &str) -> Result<()> {
+        match self.docker.remove_network(name).await {
+            Ok(()) => Ok(()),
+            Err(e) if status_code(&e) == Some(404) => Ok(()),
+            Err(e) => Err(engine(e)),
+        }
+    }
+
+    async fn list_networks(&self, labels: &[(&str, &str)]) -> Result<Vec<String>> {
+        let networks = self
+            .docker
+            .list_networks(Some(ListNetworksOptions { filters: label_filters(labels) }))
+            .await
+            .map_err(engine)?;
+        Ok(networks.into_iter().filter_map(|n| n.name).collect())
+    }
+
+    async fn image_exists(&self, image: &str) -> Result<bool> {
+        match self.docker.inspect_image(image).await {
+            Ok(_) => Ok(true),
+            Err(e) if status_code(&e) == Some(404) => Ok(false),
+            Err(e) => Err(engine(e)),
+        }
+    }
+
+    async fn run(&self, spec: &InstanceSpec) -> Result<String> {
+        let env: Vec<String> = spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let memory = i64::try_from(spec.memory_bytes).unwrap_or(i64::MAX);
+        let host_config = HostConfig {
+            memory: Some(memory),
+            memory_swap: Some(memory),
+            network_mode: Some(spec.network.clone()),
+            restart_policy: Some(RestartPolicy {
+                name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),
+                maximum_retry_count: None,
+            }),
+            init: Some(true),
+            ..Default::default()
+        };
+        let endpoint = EndpointSettings { aliases: Some(vec![spec.hostname.clone()]), ..Default::default() };
+        let config = Config {
+            image: Some(spec.image.clone()),
+            cmd: spec.command.clone(),
+            env: Some(env),
+            labels: Some(spec.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+            host_config: Some(host_config),
+            networking_config: Some(NetworkingConfig {
+                endpoints_config: HashMap::from([(spec.network.clone(), endpoint)]),
+            }),
+            ..Default::default()
+        };
+        let options = CreateContainerOptions { name: spec.name.clone(), platform: None };
+        let created = match self.docker.create_container(Some(options), config).await {
+            Ok(c) => c,
+            Err(e) if status_code(&e) == Some(404) => return Err(RuntimeError::ImageNotFound(spec.image.clone())),
+            Err(e) => return Err(engine(e)),
+        };
+        if let Err(e) = self.start(&created.id).await {
+            let _ = self.remove(&created.id).await;
+            return Err(e);
+        }
+        Ok(created.id)
+    }
+
+    async fn start(&self, id: &str) -> Result<()> {
+        match self.docker.start_container(id, None::<StartContainerOptions<String>>).await {
+            Ok(()) => Ok(()),
+            Err(e) if status_code(&e) == Some(304) => Ok(()),
+            Err(e) if status_code(&e) == Some(404) => Err(RuntimeError::NotFound(format!("instance {id}"))),
+            Err(e) => Err(engine(e)),
+        }
+    }
+
+    async fn stop(&self, id: &str, grace: Duration) -> Result<()> {
+        let t = i64::try_from(grace.as_secs()).unwrap_or(i64::MAX);
+        match self.docker.stop_container(id, Some(StopContainerOptions { t })).await {
+            Ok(()) => Ok(()),
+            Err(e) if matches!(status_code(&e), Some(304) | Some(404)) => Ok(()),
+            Err(e) => Err(engine(e)),
+        }
+    }
+
+    async fn remove(&self, id: &str) -> Result<()> {
+        let options = RemoveContainerOptions { force: true, v: true, link: false };
+        match self.docker.remove_container(id, Some(options)).await {
+            Ok(()) => Ok(()),
+            // 404: already gone; 409: removal already in progress.
+            Err(e) if matches!(status_code(&e), Some(404) | Some(409)) => Ok(()),
+            Err(e) => Err(engine(e)),
+        }
+    }
+
+    async fn list(&self, labels: &[(&str, &str)]) -> Result<Vec<Instance>> {
+        let options = ListContainersOptions { all: true, filters: label_filters(labels), ..Default::default() };
+        let containers = self.docker.list_containers(Some(options)).await.map_err(engine)?;
+        Ok(containers
+            .into_iter()
+            .map(|c| {
+                let ip = c
+                    .network_settings
+                    .and_then(|n| n.networks)
+                    .and_then(|nets| nets.into_values().find_map(|n| n.ip_address.filter(|ip| !ip.is_empty())))
+                    .and_then(|ip| ip.parse().ok());
+                Instance {
+                    id: c.id.unwrap_or_default(),
+                    name: c
+                        .names
+                        .and_then(|n| n.into_iter().next())
+                        .map(|n| n.trim_start_matches('/').to_string())
+                        .unwrap_or_default(),
+                    labels: c.labels.unwrap_or_default().into_iter().collect(),
+                    state: InstanceState::parse(c.state.as_deref().unwrap_or("")),
+                    status: c.status.unwrap_or_default(),
+                    ip,
+                    created_at: DateTime::<Utc>::from_timestamp(c.created.unwrap_or(0), 0).unwrap_or_default(),
+                }
+            })
+            .collect())
+    }
+}

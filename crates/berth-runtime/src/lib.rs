@@ -1,0 +1,115 @@
+//! The runtime: where app instances (containers) live.
+//!
+//! [`Runtime`] is the only interface the control plane uses to create, start, stop,
+//! remove and list instances. [`DockerRuntime`] implements it with bollard; no
+//! bollard type crosses this crate's API. [`FakeRuntime`] is an in-memory stand-in
+//! for unit tests of the logic built on top.
+
+mod docker;
+mod fake;
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use thiserror::Error;
+
+pub use docker::DockerRuntime;
+pub use fake::FakeRuntime;
+
+#[derive(Debug, Error)]
+pub enum RuntimeError {
+    #[error("cannot reach the Docker engine: {0} (is dockerd running? try `docker info`)")]
+    Unavailable(String),
+    #[error("image {0} not found on this host (build or load it first: `docker images`)")]
+    ImageNotFound(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("Docker engine error: {0}")]
+    Engine(String),
+}
+
+pub type Result<T, E = RuntimeError> = std::result::Result<T, E>;
+
+/// Everything needed to create one instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceSpec {
+    /// Container name, unique on the engine.
+    pub name: String,
+    pub image: String,
+    /// `None` runs the image's own entrypoint/cmd.
+    pub command: Option<Vec<String>>,
+    pub env: Vec<(String, String)>,
+    pub labels: BTreeMap<String, String>,
+    pub network: String,
+    /// Network alias other instances of the app can resolve (e.g. `web.1`).
+    pub hostname: String,
+    pub memory_bytes: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstanceState {
+    Created,
+    Running,
+    Restarting,
+    Paused,
+    Exited,
+    Dead,
+    Removing,
+}
+
+impl InstanceState {
+    fn parse(s: &str) -> Self {
+        match s {
+            "created" => Self::Created,
+            "running" => Self::Running,
+            "restarting" => Self::Restarting,
+            "paused" => Self::Paused,
+            "removing" => Self::Removing,
+            "dead" => Self::Dead,
+            _ => Self::Exited,
+        }
+    }
+}
+
+/// An instance as the engine reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Instance {
+    pub id: String,
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub state: InstanceState,
+    /// The engine's human status, e.g. `Up 3 minutes`, `Exited (1) 2 seconds ago`.
+    pub status: String,
+    /// Address on the instance's network (for the router).
+    pub ip: Option<IpAddr>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Instance {
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.labels.get(key).map(String::as_str)
+    }
+}
+
+#[async_trait]
+pub trait Runtime: Send + Sync + 'static {
+    /// Creates a bridge network if it does not exist.
+    async fn ensure_network(&self, name: &str, labels: &BTreeMap<String, String>) -> Result<()>;
+    /// Removes a network; absent networks are fine.
+    async fn remove_network(&self, name: &str) -> Result<()>;
+    /// Names of networks carrying all these labels.
+    async fn list_networks(&self, labels: &[(&str, &str)]) -> Result<Vec<String>>;
+    async fn image_exists(&self, image: &str) -> Result<bool>;
+    /// Creates and starts an instance; returns its id.
+    async fn run(&self, spec: &InstanceSpec) -> Result<String>;
+    async fn start(&self, id: &str) -> Result<()>;
+    /// SIGTERM, then SIGKILL after `grace`.
+    async fn stop(&self, id: &str, grace: Duration) -> Result<()>;
+    /// Removes an instance, killing it if needed; absent instances are fine.
+    async fn remove(&self, id: &str) -> Result<()>;
+    /// All instances (running or not) carrying all these labels.
+    async fn list(&self, labels: &[(&str, &str)]) -> Result<Vec<Instance>>;
+}

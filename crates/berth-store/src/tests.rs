@@ -1,0 +1,171 @@
+use super::*;
+
+async fn store() -> (Store, User) {
+    let store = Store::open_in_memory(Cipher::random()).await.unwrap();
+    let admin = store.create_user("admin@berth.local", None, true).await.unwrap();
+    (store, admin)
+}
+
+fn deploy(image: &str, types: &[(&str, &str)], user: &User) -> impl FnOnce(&ReleaseRecord) -> Result<NewRelease> {
+    let image = image.to_string();
+    let types: ProcessTypes = types.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let user_id = user.id.clone();
+    move |current| {
+        Ok(NewRelease {
+            description: format!("Deploy {image}"),
+            image: Some(image),
+            process_types: types,
+            config: current.config.clone(),
+            user_id,
+        })
+    }
+}
+
+#[tokio::test]
+async fn apps_start_with_an_initial_release_and_names_are_unique() {
+    let (store, admin) = store().await;
+    let app = store.create_app("web1", &admin.id).await.unwrap();
+    assert_eq!(app.owner_email, "admin@berth.local");
+    let releases = store.list_releases(&app.id).await.unwrap();
+    assert_eq!(releases.len(), 1);
+    assert_eq!(releases[0].version, 1);
+    assert_eq!(releases[0].description, "Initial release");
+    assert!(matches!(store.create_app("web1", &admin.id).await, Err(StoreError::Conflict(_))));
+    assert_eq!(store.app("web1").await.unwrap().id, store.app(&app.id).await.unwrap().id);
+    assert!(matches!(store.app("nope").await, Err(StoreError::NotFound(_))));
+}
+
+#[tokio::test]
+async fn releases_number_up_and_carry_config() {
+    let (store, admin) = store().await;
+    let app = store.create_app("web1", &admin.id).await.unwrap();
+    let v2 = store
+        .create_release_from_current(&app.id, |cur| {
+            let mut config = cur.config.clone();
+            config.insert("GREETING".into(), "hi".into());
+            Ok(cur.with_config(config, "Set GREETING config vars".into(), &admin.id))
+        })
+        .await
+        .unwrap();
+    assert_eq!(v2.version, 2);
+    let v3 = store.create_release_from_current(&app.id, deploy("img:1", &[("web", "")], &admin)).await.unwrap();
+    assert_eq!(v3.version, 3);
+    assert_eq!(v3.config["GREETING"], "hi", "deploys keep the config");
+    assert_eq!(store.current_release(&app.id).await.unwrap().version, 3);
+    assert_eq!(store.release(&app.id, "v2").await.unwrap().id, v2.id);
+    assert_eq!(store.release(&app.id, &v2.id).await.unwrap().version, 2);
+}
+
+#[tokio::test]
+async fn concurrent_config_changes_do_not_lose_updates() {
+    let (store, admin) = store().await;
+    let app = store.create_app("web1", &admin.id).await.unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let store = store.clone();
+        let (app_id, user_id) = (app.id.clone(), admin.id.clone());
+        tasks.push(tokio::spawn(async move {
+            store
+                .create_release_from_current(&app_id, |cur| {
+                    let mut config = cur.config.clone();
+                    config.insert(format!("K{i}"), i.to_string());
+                    Ok(cur.with_config(config, format!("Set K{i}"), &user_id))
+                })
+                .await
+                .unwrap()
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let current = store.current_release(&app.id).await.unwrap();
+    assert_eq!(current.version, 21);
+    assert_eq!(current.config.len(), 20);
+}
+
+#[tokio::test]
+async fn formation_follows_herokus_defaults_and_scales() {
+    let (store, admin) = store().await;
+    let app = store.create_app("web1", &admin.id).await.unwrap();
+    assert!(store.list_formation(&app.id).await.unwrap().is_empty());
+    store
+        .create_release_from_current(
+            &app.id,
+            deploy("img:1", &[("web", "serve"), ("worker", "work"), ("release", "migrate")], &admin),
+        )
+        .await
+        .unwrap();
+    let formation = store.list_formation(&app.id).await.unwrap();
+    let summary: Vec<(&str, i64)> = formation.iter().map(|f| (f.process_type.as_str(), f.quantity)).collect();
+    assert_eq!(summary, vec![("web", 1), ("worker", 0)]);
+
+    let updated = store
+        .update_formation(&app.id, &[("web".into(), Some(3), None), ("worker".into(), Some(1), Some("standard-2X".into()))])
+        .await
+        .unwrap();
+    assert_eq!(updated.len(), 2);
+    let err = store.update_formation(&app.id, &[("clock".into(), Some(1), None)]).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)));
+
+    // A release that drops `worker` hides it from the formation but keeps the scale
+    // should it come back.
+    store.create_release_from_current(&app.id, deploy("img:2", &[("web", "serve")], &admin)).await.unwrap();
+    assert_eq!(store.list_formation(&app.id).await.unwrap().len(), 1);
+    store
+        .create_release_from_current(&app.id, deploy("img:3", &[("web", "serve"), ("worker", "w")], &admin))
+        .await
+        .unwrap();
+    let worker = store.list_formation(&app.id).await.unwrap().into_iter().find(|f| f.process_type == "worker");
+    assert_eq!(worker.unwrap().quantity, 1);
+
+    assert_eq!(store.bump_restart_generation(&app.id, Some("web")).await.unwrap(), 1);
+    let web = &store.list_formation(&app.id).await.unwrap()[0];
+    assert_eq!(web.restart_generation, 1);
+}
+
+#[tokio::test]
+async fn tokens_resolve_users_until_they_expire() {
+    let (store, admin) = store().await;
+    store.insert_token(&admin.id, "hash-a", "admin", None).await.unwrap();
+    store
+        .insert_token(&admin.id, "hash-old", "expired", Some(Utc::now() - chrono::Duration::seconds(1)))
+        .await
+        .unwrap();
+    assert_eq!(store.user_by_token_hash("hash-a").await.unwrap().unwrap().0, admin);
+    assert!(store.user_by_token_hash("hash-old").await.unwrap().is_none());
+    assert!(store.user_by_token_hash("nope").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn deleting_an_app_removes_its_releases() {
+    let (store, admin) = store().await;
+    let app = store.create_app("web1", &admin.id).await.unwrap();
+    store.delete_app(&app.id).await.unwrap();
+    assert!(store.list_releases(&app.id).await.unwrap().is_empty());
+    assert!(matches!(store.delete_app(&app.id).await, Err(StoreError::NotFound(_))));
+}
+
+#[tokio::test]
+async fn config_values_never_reach_the_database_file_in_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("berth.db");
+    let store = Store::open(&path, Cipher::random()).await.unwrap();
+    let admin = store.create_user("a@b.c", None, true).await.unwrap();
+    let app = store.create_app("web1", &admin.id).await.unwrap();
+    let secret = "hunter2-very-secret-value";
+    store
+        .create_release_from_current(&app.id, |cur| {
+            let mut config = cur.config.clone();
+            config.insert("PASSWORD".into(), secret.into());
+            Ok(cur.with_config(config, "Set PASSWORD config vars".into(), &admin.id))
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.current_release(&app.id).await.unwrap().config["PASSWORD"], secret);
+    store.close().await;
+    let mut bytes = std::fs::read(&path).unwrap();
+    if let Ok(wal) = std::fs::read(dir.path().join("berth.db-wal")) {
+        bytes.extend(wal);
+    }
+    assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()));
+}
