@@ -1,1 +1,199 @@
+//! The `berth` command-line client: Heroku-style `topic:command`s over the API.
 
+mod client;
+mod commands;
+mod output;
+
+use clap::{Args, Subcommand};
+
+pub use client::{Client, Credentials};
+
+/// A user-facing failure: one line, plus an optional hint on how to fix it.
+#[derive(Debug)]
+pub struct CliError {
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl CliError {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self { message: message.into(), hint: None }
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+impl std::fmt::Display for CliError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.message)?;
+        if let Some(hint) = &self.hint {
+            write!(f, "\nhint: {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for CliError {}
+
+/// `-a/--app APP`; defaults to the app of the `berth` git remote.
+#[derive(Debug, Clone, Args)]
+pub struct AppArg {
+    /// App to run the command against (default: from the `berth` git remote)
+    #[arg(short, long, env = "BERTH_APP")]
+    pub app: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct JsonArg {
+    /// Print JSON instead of a table
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List apps
+    Apps(JsonArg),
+    /// Create an app (a random name when none is given)
+    #[command(name = "apps:create")]
+    AppsCreate {
+        name: Option<String>,
+        #[command(flatten)]
+        json: JsonArg,
+    },
+    /// Show an app
+    #[command(name = "apps:info")]
+    AppsInfo {
+        #[command(flatten)]
+        app: AppArg,
+        #[command(flatten)]
+        json: JsonArg,
+    },
+    /// Destroy an app, its releases, containers and network
+    #[command(name = "apps:destroy")]
+    AppsDestroy {
+        #[command(flatten)]
+        app: AppArg,
+        /// Repeat the app name to confirm
+        #[arg(long)]
+        confirm: Option<String>,
+    },
+    /// Show config vars
+    Config {
+        #[command(flatten)]
+        app: AppArg,
+        #[command(flatten)]
+        json: JsonArg,
+        /// Print as KEY=value lines (for a shell or a .env file)
+        #[arg(long, short = 's')]
+        shell: bool,
+    },
+    /// Print one config var's value
+    #[command(name = "config:get")]
+    ConfigGet {
+        key: String,
+        #[command(flatten)]
+        app: AppArg,
+    },
+    /// Set config vars (makes a new release and restarts the app)
+    #[command(name = "config:set")]
+    ConfigSet {
+        /// KEY=VALUE pairs
+        #[arg(required = true)]
+        pairs: Vec<String>,
+        #[command(flatten)]
+        app: AppArg,
+    },
+    /// Remove config vars (makes a new release and restarts the app)
+    #[command(name = "config:unset")]
+    ConfigUnset {
+        #[arg(required = true)]
+        keys: Vec<String>,
+        #[command(flatten)]
+        app: AppArg,
+    },
+    /// List releases, newest first
+    Releases {
+        #[command(flatten)]
+        app: AppArg,
+        #[command(flatten)]
+        json: JsonArg,
+        /// How many to show
+        #[arg(short = 'n', long, default_value_t = 15)]
+        num: usize,
+    },
+    /// Show one release
+    #[command(name = "releases:info")]
+    ReleasesInfo {
+        /// Release version, e.g. v3 (default: current)
+        release: Option<String>,
+        #[command(flatten)]
+        app: AppArg,
+        #[command(flatten)]
+        json: JsonArg,
+    },
+    /// Roll back to an earlier release (default: the one before the current)
+    #[command(name = "releases:rollback")]
+    ReleasesRollback {
+        release: Option<String>,
+        #[command(flatten)]
+        app: AppArg,
+    },
+    /// List the app's instances (dynos)
+    Ps {
+        #[command(flatten)]
+        app: AppArg,
+        #[command(flatten)]
+        json: JsonArg,
+    },
+    /// Scale process types: web=3 worker=1 (optionally TYPE=N:SIZE, or +1/-1)
+    #[command(name = "ps:scale")]
+    PsScale {
+        #[arg(required = true)]
+        changes: Vec<String>,
+        #[command(flatten)]
+        app: AppArg,
+    },
+    /// Restart all instances, one process type (web) or one instance (web.1)
+    #[command(name = "ps:restart")]
+    PsRestart {
+        target: Option<String>,
+        #[command(flatten)]
+        app: AppArg,
+    },
+    /// Deploy a Docker image that is on the server's engine as a new release
+    Deploy {
+        /// Image to deploy, e.g. myapp:1.2
+        #[arg(long)]
+        image: String,
+        /// Process type and command, e.g. --process 'worker=python worker.py' (repeatable;
+        /// without it, web runs the image's own entrypoint/cmd)
+        #[arg(long = "process", value_name = "TYPE=COMMAND")]
+        processes: Vec<String>,
+        #[command(flatten)]
+        app: AppArg,
+    },
+    /// Store an API URL and token for later commands
+    Login {
+        /// API token (default: read from stdin)
+        #[arg(long)]
+        token: Option<String>,
+        /// API URL (default: BERTH_API_URL or http://127.0.0.1:7070)
+        #[arg(long)]
+        api_url: Option<String>,
+    },
+    /// Forget the stored credentials
+    Logout,
+    /// Show who you are logged in as
+    #[command(name = "auth:whoami")]
+    Whoami,
+}
+
+/// Runs one client command.
+pub async fn run(command: Command) -> Result<(), CliError> {
+    let client = Client::from_env();
+    commands::dispatch(&client, command).await
+}

@@ -1,6 +1,7 @@
 //! [`Runtime`] on a Docker engine, via bollard.
 
 use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -118,6 +119,7 @@ impl Runtime for DockerRuntime {
         let endpoint = EndpointSettings { aliases: Some(vec![spec.hostname.clone()]), ..Default::default() };
         let config = Config {
             image: Some(spec.image.clone()),
+            entrypoint: spec.entrypoint.clone(),
             cmd: spec.command.clone(),
             env: Some(env),
             labels: Some(spec.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
@@ -194,5 +196,9 @@ impl Runtime for DockerRuntime {
                 }
             })
             .collect())
+    }
+
+    async fn accepts_tcp(&self, addr: SocketAddr, timeout: Duration) -> bool {
+        matches!(tokio::time::timeout(timeout, tokio::net::TcpStream::connect(addr)).await, Ok(Ok(_)))
     }
 }

@@ -2,7 +2,7 @@
 //! created, get sequential IPs, and can be made to exit.
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -22,6 +22,10 @@ struct FakeState {
     instances: BTreeMap<String, Instance>,
     networks: BTreeMap<String, BTreeMap<String, String>>,
     images: Vec<String>,
+    /// Images whose instances run but never accept connections.
+    deaf_images: Vec<String>,
+    /// id → image, to apply `deaf_images`.
+    image_of: BTreeMap<String, String>,
 }
 
 impl FakeRuntime {
@@ -36,6 +40,11 @@ impl FakeRuntime {
         if let Some(i) = self.inner.lock().unwrap().instances.get_mut(id) {
             i.state = InstanceState::Exited;
         }
+    }
+
+    /// Instances of this image will run but never accept connections (a broken release).
+    pub fn make_deaf(&self, image: &str) {
+        self.inner.lock().unwrap().deaf_images.push(image.to_string());
     }
 
     pub fn networks(&self) -> Vec<String> {
@@ -92,6 +101,7 @@ impl Runtime for FakeRuntime {
             created_at: Utc::now(),
         };
         state.instances.insert(id.clone(), instance);
+        state.image_of.insert(id.clone(), spec.image.clone());
         Ok(id)
     }
 
@@ -117,5 +127,14 @@ impl Runtime for FakeRuntime {
     async fn list(&self, labels: &[(&str, &str)]) -> Result<Vec<Instance>> {
         let state = self.inner.lock().unwrap();
         Ok(state.instances.values().filter(|i| matches(&i.labels, labels)).cloned().collect())
+    }
+
+    async fn accepts_tcp(&self, addr: SocketAddr, _timeout: Duration) -> bool {
+        let state = self.inner.lock().unwrap();
+        state.instances.values().any(|i| {
+            i.state == InstanceState::Running
+                && i.ip == Some(addr.ip())
+                && !state.image_of.get(&i.id).is_some_and(|image| state.deaf_images.contains(image))
+        })
     }
 }

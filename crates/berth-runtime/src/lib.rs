@@ -9,7 +9,7 @@ mod docker;
 mod fake;
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -39,7 +39,9 @@ pub struct InstanceSpec {
     /// Container name, unique on the engine.
     pub name: String,
     pub image: String,
-    /// `None` runs the image's own entrypoint/cmd.
+    /// `None` keeps the image's own entrypoint; `Some(vec![])` clears it.
+    pub entrypoint: Option<Vec<String>>,
+    /// `None` runs the image's own cmd.
     pub command: Option<Vec<String>>,
     pub env: Vec<(String, String)>,
     pub labels: BTreeMap<String, String>,
@@ -112,4 +114,6 @@ pub trait Runtime: Send + Sync + 'static {
     async fn remove(&self, id: &str) -> Result<()>;
     /// All instances (running or not) carrying all these labels.
     async fn list(&self, labels: &[(&str, &str)]) -> Result<Vec<Instance>>;
+    /// Whether something accepts TCP connections at an instance address within `timeout`.
+    async fn accepts_tcp(&self, addr: SocketAddr, timeout: Duration) -> bool;
 }

@@ -1,1 +1,104 @@
+//! The Berth control plane: HTTP API, authentication, and the reconcile loop
+//! that makes the container engine match the store. `run` wires it together
+//! with the router (data plane) in one process.
 
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod reconcile;
+pub mod state;
+pub mod view;
+
+use std::sync::Arc;
+
+use berth_router::Router;
+use berth_runtime::{DockerRuntime, Runtime};
+use berth_store::{Cipher, Store};
+use tokio::net::TcpListener;
+
+pub use config::ServerConfig;
+use reconcile::Reconciler;
+use state::AppState;
+use view::Urls;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("data dir {path}: {source}")]
+    DataDir { path: String, source: std::io::Error },
+    #[error("cannot listen on {addr}: {source} (is another server using it? choose another with {flag})")]
+    Listen { addr: String, flag: &'static str, source: std::io::Error },
+    #[error(transparent)]
+    Store(#[from] berth_store::StoreError),
+    #[error(transparent)]
+    Runtime(#[from] berth_runtime::RuntimeError),
+    #[error("server I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Starts everything and serves until SIGINT/SIGTERM. App containers keep
+/// running after the server stops; the next start adopts them.
+pub async fn run(config: ServerConfig) -> Result<(), ServerError> {
+    let data_dir = config.data_dir.clone();
+    let dir_error = |source| ServerError::DataDir { path: data_dir.display().to_string(), source };
+    std::fs::create_dir_all(&data_dir).map_err(dir_error)?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&data_dir, std::fs::Permissions::from_mode(0o700)).map_err(dir_error)?;
+    }
+    let cipher = Cipher::load_or_create(&data_dir.join("secret.key"))?;
+    let store = Store::open(&data_dir.join("berth.db"), cipher).await?;
+    let new_token = auth::bootstrap_admin(&store, &data_dir).await?;
+    let runtime: Arc<dyn Runtime> = Arc::new(DockerRuntime::connect().await?);
+
+    let api_listener = TcpListener::bind(config.api_listen).await.map_err(|source| ServerError::Listen {
+        addr: config.api_listen.to_string(),
+        flag: "--api-listen",
+        source,
+    })?;
+    let http_listener = TcpListener::bind(config.http_listen).await.map_err(|source| ServerError::Listen {
+        addr: config.http_listen.to_string(),
+        flag: "--http-listen",
+        source,
+    })?;
+    let api_addr = api_listener.local_addr()?;
+    let http_addr = http_listener.local_addr()?;
+    let api_host = if api_addr.ip().is_unspecified() { "127.0.0.1".to_string() } else { api_addr.ip().to_string() };
+    let urls = Urls {
+        api_url: format!("http://{api_host}:{}", api_addr.port()),
+        domain: config.domain.clone(),
+        http_port: http_addr.port(),
+    };
+
+    let config = Arc::new(config);
+    let router = Router::new();
+    let reconciler = Reconciler::new(store.clone(), Arc::clone(&runtime), Arc::clone(&router), Arc::clone(&config));
+    tokio::spawn(Arc::clone(&reconciler).run());
+    tokio::spawn(Arc::clone(&router).serve(http_listener));
+
+    println!("Berth {} is running.", env!("CARGO_PKG_VERSION"));
+    println!("  API:    {}", urls.api_url);
+    println!("  Router: http://{http_addr} (apps answer at {})", urls.web_url("APP"));
+    println!("  Data:   {}", data_dir.display());
+    match new_token {
+        Some(token) => {
+            println!("  Admin token (shown once; saved in {}):", data_dir.join("admin.token").display());
+            println!("    {token}");
+        }
+        None => println!("  Admin token: in {}", data_dir.join("admin.token").display()),
+    }
+    println!("Try: export BERTH_API_URL={} BERTH_API_TOKEN=$(cat {})", urls.api_url, data_dir.join("admin.token").display());
+
+    let state = AppState { store, runtime, reconciler, config, urls: Arc::new(urls) };
+    axum::serve(api_listener, api::router(state)).with_graceful_shutdown(shutdown_signal()).await?;
+    tracing::info!("server stopped; app containers keep running");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

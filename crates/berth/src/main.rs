@@ -1,1 +1,95 @@
-fn main() {}
+//! `berth`: the server (`berth server`) and the client commands in one binary.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "berth", version, about = "Berth: git push to deploy, on your own servers")]
+struct Cli {
+    #[command(subcommand)]
+    command: TopLevel,
+}
+
+#[derive(Debug, Subcommand)]
+enum TopLevel {
+    /// Run the Berth server (API, router and reconciler)
+    Server(ServerArgs),
+    #[command(flatten)]
+    Client(berth_cli::Command),
+}
+
+#[derive(Debug, Args)]
+struct ServerArgs {
+    /// Where the database, keys and tokens live
+    #[arg(long, env = "BERTH_DATA_DIR", default_value = "/var/lib/berth")]
+    data_dir: PathBuf,
+    /// API listen address
+    #[arg(long, default_value = "127.0.0.1:7070")]
+    api_listen: SocketAddr,
+    /// Router (app traffic) listen address
+    #[arg(long, default_value = "0.0.0.0:80")]
+    http_listen: SocketAddr,
+    /// Apps answer at APP.<domain>
+    #[arg(long, default_value = "localhost")]
+    domain: String,
+    /// Prefix for container/network names; lets several servers share one engine
+    #[arg(long, env = "BERTH_NAMESPACE", default_value = "berth")]
+    namespace: String,
+    /// Seconds between reconcile passes when nothing changes
+    #[arg(long, default_value_t = 2)]
+    reconcile_interval: u64,
+    /// Seconds between SIGTERM and SIGKILL when stopping instances
+    #[arg(long, default_value_t = 10)]
+    stop_grace: u64,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match cli.command {
+        TopLevel::Server(args) => {
+            init_tracing();
+            match runtime.block_on(berth_server::run(server_config(args))) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        TopLevel::Client(command) => match runtime.block_on(berth_cli::run(command)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+fn server_config(args: ServerArgs) -> berth_server::ServerConfig {
+    let mut config = berth_server::ServerConfig::new(args.data_dir);
+    config.api_listen = args.api_listen;
+    config.http_listen = args.http_listen;
+    config.domain = args.domain.trim_matches('.').to_ascii_lowercase();
+    config.namespace = args.namespace;
+    config.reconcile_interval = Duration::from_secs(args.reconcile_interval.max(1));
+    config.stop_grace = Duration::from_secs(args.stop_grace);
+    config
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("BERTH_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}

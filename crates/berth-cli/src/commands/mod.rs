@@ -1,0 +1,79 @@
+//! One module per topic; `dispatch` routes a parsed command to it.
+
+mod apps;
+mod auth;
+mod config;
+mod deploy;
+mod ps;
+mod releases;
+
+use crate::{AppArg, CliError, Client, Command};
+
+pub async fn dispatch(client: &Client, command: Command) -> Result<(), CliError> {
+    match command {
+        Command::Apps(json) => apps::list(client, json.json).await,
+        Command::AppsCreate { name, json } => apps::create(client, name, json.json).await,
+        Command::AppsInfo { app, json } => apps::info(client, &resolve_app(&app)?, json.json).await,
+        Command::AppsDestroy { app, confirm } => apps::destroy(client, &resolve_app(&app)?, confirm).await,
+        Command::Config { app, json, shell } => config::show(client, &resolve_app(&app)?, json.json, shell).await,
+        Command::ConfigGet { key, app } => config::get(client, &resolve_app(&app)?, &key).await,
+        Command::ConfigSet { pairs, app } => config::set(client, &resolve_app(&app)?, &pairs).await,
+        Command::ConfigUnset { keys, app } => config::unset(client, &resolve_app(&app)?, &keys).await,
+        Command::Releases { app, json, num } => releases::list(client, &resolve_app(&app)?, json.json, num).await,
+        Command::ReleasesInfo { release, app, json } => {
+            releases::info(client, &resolve_app(&app)?, release, json.json).await
+        }
+        Command::ReleasesRollback { release, app } => releases::rollback(client, &resolve_app(&app)?, release).await,
+        Command::Ps { app, json } => ps::list(client, &resolve_app(&app)?, json.json).await,
+        Command::PsScale { changes, app } => ps::scale(client, &resolve_app(&app)?, &changes).await,
+        Command::PsRestart { target, app } => ps::restart(client, &resolve_app(&app)?, target).await,
+        Command::Deploy { image, processes, app } => deploy::image(client, &resolve_app(&app)?, &image, &processes).await,
+        Command::Login { token, api_url } => auth::login(client, token, api_url).await,
+        Command::Logout => auth::logout(),
+        Command::Whoami => auth::whoami(client).await,
+    }
+}
+
+/// `-a APP`, else the app named by the current directory's `berth` git remote.
+fn resolve_app(arg: &AppArg) -> Result<String, CliError> {
+    if let Some(app) = &arg.app {
+        return Ok(app.clone());
+    }
+    let output = std::process::Command::new("git").args(["remote", "get-url", "berth"]).output();
+    if let Ok(out) = output {
+        if out.status.success() {
+            if let Some(app) = app_from_remote(String::from_utf8_lossy(&out.stdout).trim()) {
+                return Ok(app);
+            }
+        }
+    }
+    Err(CliError::new("no app specified").hint("pass -a APP, or run inside a git repo with a `berth` remote"))
+}
+
+/// `http://host:7070/web1.git` → `web1`; also `git@host:web1` and `ssh://.../web1.git`.
+fn app_from_remote(url: &str) -> Option<String> {
+    let last = url.trim_end_matches('/').rsplit(['/', ':']).next()?;
+    let name = last.strip_suffix(".git").unwrap_or(last);
+    berth_core::validate_app_name(name).ok().map(|_| name.to_string())
+}
+
+/// App path segment, percent-safe because names are validated server-side and
+/// we refuse anything but the allowed characters here.
+fn app_path(app: &str) -> Result<String, CliError> {
+    berth_core::validate_app_name(app).map_err(|e| CliError::new(e.to_string()))?;
+    Ok(format!("/apps/{app}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn app_names_come_from_remotes() {
+        assert_eq!(app_from_remote("http://127.0.0.1:7070/web1.git").as_deref(), Some("web1"));
+        assert_eq!(app_from_remote("ssh://git@host:2222/web-2.git").as_deref(), Some("web-2"));
+        assert_eq!(app_from_remote("git@host:web3").as_deref(), Some("web3"));
+        assert_eq!(app_from_remote("http://host/Not_Valid.git"), None);
+        assert_eq!(app_from_remote(""), None);
+    }
+}

@@ -1,0 +1,127 @@
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use berth_core::api::{self, CreateApp};
+use berth_core::validate_app_name;
+use serde_json::{json, Value};
+
+use super::body::ApiJson;
+use crate::auth::CurrentUser;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use crate::view;
+
+pub async fn list(State(state): State<AppState>, _caller: CurrentUser) -> ApiResult<Json<Vec<api::App>>> {
+    let apps = state.store.list_apps().await?;
+    Ok(Json(apps.iter().map(|a| view::app(a, &state.urls)).collect()))
+}
+
+/// `GET /users/~/apps` (what `heroku apps` calls): the caller's apps.
+pub async fn list_for_user(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path(user): Path<String>,
+) -> ApiResult<Json<Vec<api::App>>> {
+    if user != "~" && user != caller.user.email && user != caller.user.id {
+        return Err(ApiError::not_found(format!("Couldn't find that user {user}.")));
+    }
+    list(State(state), caller).await
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    ApiJson(request): ApiJson<CreateApp>,
+) -> ApiResult<(StatusCode, Json<api::App>)> {
+    let name = match request.name.filter(|n| !n.is_empty()) {
+        Some(name) => name,
+        None => generated_name(),
+    };
+    validate_app_name(&name)?;
+    let app = state.store.create_app(&name, &caller.user.id).await?;
+    tracing::info!(app = %app.name, user = %caller.user.email, "app created");
+    Ok((StatusCode::CREATED, Json(view::app(&app, &state.urls))))
+}
+
+/// Heroku-style random names for `apps:create` without a name.
+fn generated_name() -> String {
+    const WORDS: &[&str] = &["calm", "brisk", "quiet", "bold", "lucid", "amber", "polar", "swift", "misty", "sunny"];
+    const NOUNS: &[&str] = &["harbor", "quay", "pier", "dock", "jetty", "wharf", "marina", "anchor", "mooring", "buoy"];
+    let id = uuid::Uuid::new_v4();
+    let bytes = id.as_bytes();
+    let word = WORDS[bytes[0] as usize % WORDS.len()];
+    let noun = NOUNS[bytes[1] as usize % NOUNS.len()];
+    format!("{word}-{noun}-{:04}", u16::from_be_bytes([bytes[2], bytes[3]]) % 10000)
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    _caller: CurrentUser,
+    Path(name): Path<String>,
+) -> ApiResult<Json<api::App>> {
+    let app = state.app(&name).await?;
+    Ok(Json(view::app(&app, &state.urls)))
+}
+
+pub async fn destroy(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path(name): Path<String>,
+) -> ApiResult<Json<api::App>> {
+    let app = state.app(&name).await?;
+    state.store.delete_app(&app.id).await?;
+    tracing::info!(app = %app.name, user = %caller.user.email, "app destroyed");
+    // Desired state is gone; remove what runs now rather than waiting for a pass.
+    if let Err(e) = state.reconciler.teardown_app(&app).await {
+        tracing::warn!(app = %app.name, error = %e, "teardown incomplete; the reconciler will finish it");
+    }
+    Ok(Json(view::app(&app, &state.urls)))
+}
+
+/// Add-ons do not exist in Berth (yet): an honest empty list.
+pub async fn addons(State(state): State<AppState>, _caller: CurrentUser, Path(name): Path<String>) -> ApiResult<Json<Value>> {
+    state.app(&name).await?;
+    Ok(Json(json!([])))
+}
+
+pub async fn collaborators(
+    State(state): State<AppState>,
+    _caller: CurrentUser,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let app = state.app(&name).await?;
+    Ok(Json(json!([{
+        "app": {"id": app.id, "name": app.name},
+        "role": "owner",
+        "permissions": [],
+        "user": {"id": app.owner_id, "email": app.owner_email, "federated": false},
+    }])))
+}
+
+/// The app's built-in hostname (custom domains come later).
+pub async fn domains(State(state): State<AppState>, _caller: CurrentUser, Path(name): Path<String>) -> ApiResult<Json<Value>> {
+    let app = state.app(&name).await?;
+    let hostname = format!("{}.{}", app.name, state.urls.domain);
+    Ok(Json(json!([{
+        "id": uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_DNS, hostname.as_bytes()),
+        "app": {"id": app.id, "name": app.name},
+        "hostname": hostname,
+        "kind": "heroku",
+        "cname": null,
+        "status": "none",
+        "acm_status": null,
+        "created_at": berth_core::api::timestamp(app.created_at),
+        "updated_at": berth_core::api::timestamp(app.updated_at),
+    }])))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn generated_names_are_valid() {
+        for _ in 0..200 {
+            let name = super::generated_name();
+            assert!(berth_core::validate_app_name(&name).is_ok(), "{name}");
+        }
+    }
+}

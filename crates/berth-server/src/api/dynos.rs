@@ -1,0 +1,98 @@
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use berth_core::api;
+use serde_json::{json, Value};
+
+use crate::auth::CurrentUser;
+use crate::error::{ApiError, ApiResult};
+use crate::reconcile::labels;
+use crate::state::AppState;
+use crate::view;
+
+pub async fn list(
+    State(state): State<AppState>,
+    _caller: CurrentUser,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Vec<api::Dyno>>> {
+    let app = state.app(&name).await?;
+    let releases = state.store.list_releases(&app.id).await?;
+    let formation = state.store.list_formation(&app.id).await?;
+    let instances = state.reconciler.instances(&app).await.map_err(|e| ApiError::internal(e.to_string()))?;
+    let mut dynos: Vec<api::Dyno> =
+        instances.iter().map(|(i, ready)| view::dyno(i, *ready, &app, &releases, &formation)).collect();
+    dynos.sort_by(|a, b| {
+        (&a.process_type, index_of(&a.name), -a.release.version).cmp(&(&b.process_type, index_of(&b.name), -b.release.version))
+    });
+    Ok(Json(dynos))
+}
+
+fn index_of(dyno: &str) -> i64 {
+    dyno.rsplit_once('.').and_then(|(_, i)| i.parse().ok()).unwrap_or(0)
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path((name, dyno)): Path<(String, String)>,
+) -> ApiResult<Json<api::Dyno>> {
+    let Json(all) = list(State(state), caller, Path(name)).await?;
+    all.into_iter()
+        .find(|d| d.name == dyno || d.id == dyno)
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("Couldn't find that dyno ({dyno}).")))
+}
+
+/// `ps:restart`: every instance is replaced by a fresh one (new ones first).
+pub async fn restart_all(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path(name): Path<String>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let app = state.app(&name).await?;
+    state.store.bump_restart_generation(&app.id, None).await?;
+    tracing::info!(app = %app.name, user = %caller.user.email, "restart requested");
+    state.reconciler.trigger();
+    Ok((StatusCode::ACCEPTED, Json(json!({}))))
+}
+
+/// `ps:restart web` (`DELETE /apps/{app}/formations/{type}`).
+pub async fn restart_type(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path((name, process_type)): Path<(String, String)>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let app = state.app(&name).await?;
+    if state.store.bump_restart_generation(&app.id, Some(&process_type)).await? == 0 {
+        return Err(ApiError::not_found(format!("Couldn't find that process type ({process_type}).")));
+    }
+    tracing::info!(app = %app.name, user = %caller.user.email, process_type, "restart requested");
+    state.reconciler.trigger();
+    Ok((StatusCode::ACCEPTED, Json(json!({}))))
+}
+
+/// `ps:restart web.1` restarts one instance; `ps:restart web` (no dot) a whole type.
+pub async fn restart_one(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path((name, dyno)): Path<(String, String)>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    if !dyno.contains('.') {
+        return restart_type(State(state), caller, Path((name, dyno))).await;
+    }
+    let app = state.app(&name).await?;
+    let instances = state.reconciler.instances(&app).await.map_err(|e| ApiError::internal(e.to_string()))?;
+    let targets: Vec<&str> = instances
+        .iter()
+        .filter(|(i, _)| i.label(labels::DYNO) == Some(dyno.as_str()) || i.id == dyno)
+        .map(|(i, _)| i.id.as_str())
+        .collect();
+    if targets.is_empty() {
+        return Err(ApiError::not_found(format!("Couldn't find that dyno ({dyno}).")));
+    }
+    for id in targets {
+        state.reconciler.remove_instance(id).await.map_err(|e| ApiError::internal(e.to_string()))?;
+    }
+    tracing::info!(app = %app.name, user = %caller.user.email, dyno, "dyno restart requested");
+    Ok((StatusCode::ACCEPTED, Json(json!({}))))
+}

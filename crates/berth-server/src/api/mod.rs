@@ -1,0 +1,53 @@
+//! The HTTP API: Heroku Platform API v3 resources under bearer-token auth.
+
+mod account;
+mod apps;
+mod body;
+mod config_vars;
+mod dynos;
+mod formation;
+mod range;
+mod releases;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+use berth_core::api::Health;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Largest accepted request body (JSON); bigger bodies get 413.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/account", get(account::show))
+        .route("/apps", get(apps::list).post(apps::create))
+        .route("/users/{user}/apps", get(apps::list_for_user))
+        .route("/apps/{app}", get(apps::show).delete(apps::destroy))
+        .route("/apps/{app}/addons", get(apps::addons))
+        .route("/apps/{app}/collaborators", get(apps::collaborators))
+        .route("/apps/{app}/domains", get(apps::domains))
+        .route("/apps/{app}/config-vars", get(config_vars::show).patch(config_vars::update))
+        .route("/apps/{app}/releases", get(releases::list).post(releases::create))
+        .route("/apps/{app}/releases/{release}", get(releases::show))
+        .route("/apps/{app}/formation", get(formation::list).patch(formation::batch_update))
+        .route("/apps/{app}/formation/{process_type}", get(formation::show).patch(formation::update_one))
+        .route("/apps/{app}/formations/{process_type}", delete(dynos::restart_type))
+        .route("/apps/{app}/dynos", get(dynos::list).delete(dynos::restart_all))
+        .route("/apps/{app}/dynos/{dyno}", get(dynos::show).delete(dynos::restart_one))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok".into(), version: env!("CARGO_PKG_VERSION").into() })
+}
+
+async fn not_found(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    tracing::debug!(%method, %uri, "no such API route");
+    ApiError::not_found(format!("The requested API endpoint {method} {} was not found.", uri.path()))
+}

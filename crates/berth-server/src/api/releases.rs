@@ -1,0 +1,109 @@
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use berth_core::api::{self, CreateRelease};
+use berth_core::{validate_process_type, ProcessTypes};
+use berth_store::NewRelease;
+
+use super::body::ApiJson;
+use super::range;
+use crate::auth::CurrentUser;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use crate::view;
+
+pub async fn list(
+    State(state): State<AppState>,
+    _caller: CurrentUser,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Vec<api::Release>>> {
+    let app = state.app(&name).await?;
+    let releases = state.store.list_releases(&app.id).await?;
+    let current = state.store.current_release(&app.id).await?.version;
+    let views: Vec<api::Release> = releases.iter().map(|r| view::release(r, current)).collect();
+    let range = range::parse(headers.get("range").and_then(|v| v.to_str().ok()));
+    Ok(Json(range.apply(views)))
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    _caller: CurrentUser,
+    Path((name, release)): Path<(String, String)>,
+) -> ApiResult<Json<api::Release>> {
+    let app = state.app(&name).await?;
+    let release = state.store.release(&app.id, &release).await?;
+    let current = state.store.current_release(&app.id).await?.version;
+    Ok(Json(view::release(&release, current)))
+}
+
+/// Deploys a local image (`{"image", "process_types"}`, a Berth extension) or
+/// rolls back (`{"release": "v3"}`, Heroku's shape). Either way: a new release.
+pub async fn create(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path(name): Path<String>,
+    ApiJson(request): ApiJson<CreateRelease>,
+) -> ApiResult<(StatusCode, Json<api::Release>)> {
+    let app = state.app(&name).await?;
+    let change = match (request.release, request.image) {
+        (Some(target), None) => Change::Rollback(state.store.release(&app.id, &target).await?),
+        (None, Some(image)) => {
+            let image = image.trim().to_string();
+            if image.is_empty() || image.contains(char::is_whitespace) {
+                return Err(ApiError::invalid("The image reference is empty or contains spaces."));
+            }
+            if !state.runtime.image_exists(&image).await? {
+                return Err(ApiError::invalid(format!(
+                    "Image {image} is not on this host. Build or load it first (`docker images` lists what is there)."
+                )));
+            }
+            let process_types =
+                request.process_types.unwrap_or_else(|| ProcessTypes::from([("web".into(), String::new())]));
+            if process_types.is_empty() {
+                return Err(ApiError::invalid("A release needs at least one process type."));
+            }
+            for name in process_types.keys() {
+                validate_process_type(name)?;
+            }
+            Change::Deploy { image, process_types }
+        }
+        _ => {
+            return Err(ApiError::invalid(
+                "Give either `image` (deploy an image) or `release` (roll back to a release), not both.",
+            ))
+        }
+    };
+    let user_id = caller.user.id.clone();
+    let release = state
+        .store
+        .create_release_from_current(&app.id, move |current| {
+            Ok(match change {
+                // A deploy keeps the app's current config.
+                Change::Deploy { image, process_types } => NewRelease {
+                    description: request.description.unwrap_or_else(|| format!("Deploy {image}")),
+                    image: Some(image),
+                    process_types,
+                    config: current.config.clone(),
+                    user_id,
+                },
+                // A rollback restores the old release's image, processes and config.
+                Change::Rollback(target) => NewRelease {
+                    description: request.description.unwrap_or_else(|| format!("Rollback to v{}", target.version)),
+                    image: target.image,
+                    process_types: target.process_types,
+                    config: target.config,
+                    user_id,
+                },
+            })
+        })
+        .await?;
+    tracing::info!(app = %app.name, version = release.version, description = %release.description, "release created");
+    state.reconciler.trigger();
+    Ok((StatusCode::CREATED, Json(view::release(&release, release.version))))
+}
+
+enum Change {
+    Deploy { image: String, process_types: ProcessTypes },
+    Rollback(berth_store::ReleaseRecord),
+}

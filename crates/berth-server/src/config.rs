@@ -1,0 +1,42 @@
+//! Server settings (from `berth server` flags).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub data_dir: PathBuf,
+    pub api_listen: SocketAddr,
+    pub http_listen: SocketAddr,
+    /// Apps answer at `APP.<domain>`.
+    pub domain: String,
+    /// Prefix of container and network names and the value of the
+    /// `io.berth.namespace` label: lets several servers share one engine.
+    pub namespace: String,
+    /// How often the reconcile loop runs when nothing triggers it.
+    pub reconcile_interval: Duration,
+    /// SIGTERM → SIGKILL grace period when stopping instances.
+    pub stop_grace: Duration,
+    /// How long a new web instance may take to accept connections before the
+    /// reconciler stops waiting for it in this pass (it keeps trying later).
+    pub boot_wait: Duration,
+    /// The port app processes listen on inside their containers (`PORT`).
+    pub app_port: u16,
+}
+
+impl ServerConfig {
+    pub fn new(data_dir: PathBuf) -> Self {
+        Self {
+            data_dir,
+            api_listen: ([127, 0, 0, 1], 7070).into(),
+            http_listen: ([0, 0, 0, 0], 80).into(),
+            domain: "localhost".into(),
+            namespace: "berth".into(),
+            reconcile_interval: Duration::from_secs(2),
+            stop_grace: Duration::from_secs(10),
+            boot_wait: Duration::from_secs(30),
+            app_port: 5000,
+        }
+    }
+}

@@ -1,0 +1,27 @@
+//! Shared state of the API handlers.
+
+use std::sync::Arc;
+
+use berth_runtime::Runtime;
+use berth_store::{AppRecord, Store};
+
+use crate::config::ServerConfig;
+use crate::error::ApiResult;
+use crate::reconcile::Reconciler;
+use crate::view::Urls;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub runtime: Arc<dyn Runtime>,
+    pub reconciler: Arc<Reconciler>,
+    pub config: Arc<ServerConfig>,
+    pub urls: Arc<Urls>,
+}
+
+impl AppState {
+    /// Finds an app by name or id, or a Heroku-style 404.
+    pub async fn app(&self, name_or_id: &str) -> ApiResult<AppRecord> {
+        Ok(self.store.app(name_or_id).await?)
+    }
+}
