@@ -1,5 +1,6 @@
 //! The proxy: accept loop, request rewriting, pooled upstream client, upgrades.
 
+use std::cell::Cell;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -8,6 +9,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{Request, Response, StatusCode, Uri};
 use http_body_util::{Either, Empty, Full};
 use hyper::body::{Body, Incoming};
@@ -71,7 +73,7 @@ impl Router {
 
     /// Serves HTTP/1.1 and h2c on `listener` until the task is dropped.
     pub async fn serve(self: Arc<Self>, listener: TcpListener) -> std::io::Result<()> {
-        let port = listener.local_addr()?.port();
+        let port = HeaderValue::from(listener.local_addr()?.port());
         loop {
             let (stream, peer) = match listener.accept().await {
                 Ok(conn) => conn,
@@ -84,9 +86,11 @@ impl Router {
             };
             let _ = stream.set_nodelay(true);
             let router = Arc::clone(&self);
+            let port = port.clone();
             tokio::spawn(async move {
                 let service = service_fn(move |req| {
                     let router = Arc::clone(&router);
+                    let port = port.clone();
                     async move { Ok::<_, Infallible>(router.handle(req, peer, port).await) }
                 });
                 let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
@@ -97,8 +101,9 @@ impl Router {
         }
     }
 
-    async fn handle(&self, mut req: Request<Incoming>, peer: SocketAddr, port: u16) -> Response<ProxyBody> {
+    async fn handle(&self, mut req: Request<Incoming>, peer: SocketAddr, port: HeaderValue) -> Response<ProxyBody> {
         let request_id = request_id(req.headers());
+        let request_id_str = request_id.to_str().unwrap_or("invalid");
         let table = self.table.load();
         let host = req
             .headers()
@@ -108,7 +113,7 @@ impl Router {
             .unwrap_or("");
         let Some(route) = table.lookup(host) else {
             let detail = format!("There is no app at {host:?}. Check the app name, or create it with `berth apps:create`.");
-            return full(page(StatusCode::NOT_FOUND, "No such app", &detail, &request_id));
+            return full(page(StatusCode::NOT_FOUND, "No such app", &detail, request_id_str));
         };
         let route: Arc<Route> = Arc::clone(route);
         drop(table);
@@ -117,26 +122,31 @@ impl Router {
                 "App {} has no running web process. Deploy it, or scale it up with `berth ps:scale web=1 -a {}`.",
                 route.app, route.app
             );
-            return full(page(StatusCode::SERVICE_UNAVAILABLE, "Application unavailable", &detail, &request_id));
+            return full(page(StatusCode::SERVICE_UNAVAILABLE, "Application unavailable", &detail, request_id_str));
         }
 
-        prepare_upstream_headers(req.headers_mut(), peer, port, &request_id);
+        prepare_upstream_headers(req.headers_mut(), peer, port, request_id.clone());
         let upgrade = req.headers().contains_key(header::UPGRADE);
         let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
         let (parts, body) = req.into_parts();
         // Only a request without a body can be replayed on the next backend.
         let mut body = Some(body).filter(|b| !b.is_end_stream());
         let replayable = body.is_none() && !has_body(&parts.headers);
-        let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").to_string();
+        // Shares the incoming request's buffer: no copy.
+        let path = parts.uri.path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/"));
+        let mut headers = Some(parts.headers);
 
-        for backend in route.rotation() {
-            let uri: Uri = match format!("http://{}{}", backend.addr, path).parse() {
-                Ok(u) => u,
-                Err(_) => return full(page(StatusCode::BAD_REQUEST, "Bad request", "Invalid request target.", &request_id)),
+        let mut backends = route.rotation().peekable();
+        while let Some(backend) = backends.next() {
+            let Some(uri) = upstream_uri(backend.addr, &path) else {
+                return full(page(StatusCode::BAD_REQUEST, "Bad request", "Invalid request target.", request_id_str));
             };
+            // The headers are only copied when another attempt may follow.
+            let last_attempt = !replayable || backends.peek().is_none();
+            let upstream_headers = if last_attempt { headers.take() } else { headers.clone() };
             let mut upstream = Request::builder().method(parts.method.clone()).uri(uri).version(http::Version::HTTP_11);
-            if let Some(headers) = upstream.headers_mut() {
-                *headers = parts.headers.clone();
+            if let Some(h) = upstream.headers_mut() {
+                *h = upstream_headers.unwrap_or_default();
             }
             let upstream_body = match body.take() {
                 Some(b) => Either::Left(b),
@@ -153,7 +163,7 @@ impl Router {
                     } else {
                         strip_hop_by_hop(resp.headers_mut());
                     }
-                    resp.headers_mut().entry(X_REQUEST_ID).or_insert_with(|| header_value(&request_id));
+                    resp.headers_mut().entry(X_REQUEST_ID).or_insert(request_id);
                     return resp.map(Either::Left);
                 }
                 Err(e) if e.is_connect() && replayable => {
@@ -167,8 +177,17 @@ impl Router {
             }
         }
         let detail = format!("App {} did not answer. Check its logs with `berth logs -a {}`.", route.app, route.app);
-        full(page(StatusCode::BAD_GATEWAY, "Bad gateway", &detail, &request_id))
+        full(page(StatusCode::BAD_GATEWAY, "Bad gateway", &detail, request_id_str))
     }
+}
+
+/// `http://{addr}{path}` without re-parsing the path.
+fn upstream_uri(addr: SocketAddr, path: &PathAndQuery) -> Option<Uri> {
+    let mut parts = http::uri::Parts::default();
+    parts.scheme = Some(Scheme::HTTP);
+    parts.authority = Some(Authority::from_maybe_shared(Bytes::from(addr.to_string())).ok()?);
+    parts.path_and_query = Some(path.clone());
+    Uri::from_parts(parts).ok()
 }
 
 fn full(resp: Response<Full<Bytes>>) -> Response<ProxyBody> {
@@ -184,38 +203,59 @@ fn has_body(headers: &HeaderMap) -> bool {
 }
 
 /// Keeps a valid incoming X-Request-Id (Heroku's rule: 20–200 chars of
-/// `[A-Za-z0-9+=/-]`), otherwise makes a new one.
-fn request_id(headers: &HeaderMap) -> String {
-    if let Some(id) = headers.get(X_REQUEST_ID).and_then(|v| v.to_str().ok()) {
-        let valid = (20..=200).contains(&id.len())
-            && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'=' | b'/' | b'-'));
+/// `[A-Za-z0-9+=/-]`), otherwise makes a new one (a random UUID).
+fn request_id(headers: &HeaderMap) -> HeaderValue {
+    if let Some(id) = headers.get(X_REQUEST_ID) {
+        let bytes = id.as_bytes();
+        let valid = (20..=200).contains(&bytes.len())
+            && bytes.iter().all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'=' | b'/' | b'-'));
         if valid {
-            return id.to_string();
+            return id.clone();
         }
     }
-    uuid::Uuid::new_v4().to_string()
+    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    let id = uuid::Builder::from_random_bytes(random_bytes()).into_uuid();
+    header_value(id.hyphenated().encode_lower(&mut buf))
+}
+
+/// 16 random bytes for a request id: a per-thread PRNG (SplitMix64) seeded once from
+/// the OS, so that ids cost no system call. Ids must be unique, not unguessable.
+fn random_bytes() -> [u8; 16] {
+    thread_local! {
+        static STATE: Cell<u64> = Cell::new(uuid::Uuid::new_v4().as_u64_pair().0);
+    }
+    fn next(state: &Cell<u64>) -> u64 {
+        let s = state.get().wrapping_add(0x9E37_79B9_7F4A_7C15);
+        state.set(s);
+        let mut z = s;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    STATE.with(|state| ((u128::from(next(state)) << 64) | u128::from(next(state))).to_le_bytes())
 }
 
 fn header_value(s: &str) -> HeaderValue {
     HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
 }
 
-fn prepare_upstream_headers(headers: &mut HeaderMap, peer: SocketAddr, port: u16, request_id: &str) {
+fn prepare_upstream_headers(headers: &mut HeaderMap, peer: SocketAddr, port: HeaderValue, request_id: HeaderValue) {
     let upgrade = headers.get(header::UPGRADE).cloned();
     strip_hop_by_hop(headers);
     if let Some(upgrade) = upgrade {
         headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
         headers.insert(header::UPGRADE, upgrade);
     }
-    let client_ip = peer.ip().to_string();
     let forwarded_for = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-        Some(prior) => format!("{prior}, {client_ip}"),
-        None => client_ip,
+        Some(prior) => format!("{prior}, {}", peer.ip()),
+        None => peer.ip().to_string(),
     };
-    headers.insert(X_FORWARDED_FOR, header_value(&forwarded_for));
+    // From a String: takes the buffer over instead of copying it.
+    let forwarded_for = HeaderValue::try_from(forwarded_for).unwrap_or_else(|_| HeaderValue::from_static("invalid"));
+    headers.insert(X_FORWARDED_FOR, forwarded_for);
     headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
-    headers.insert(X_FORWARDED_PORT, HeaderValue::from(port));
-    headers.insert(X_REQUEST_ID, header_value(request_id));
+    headers.insert(X_FORWARDED_PORT, port);
+    headers.insert(X_REQUEST_ID, request_id);
 }
 
 fn strip_hop_by_hop(headers: &mut HeaderMap) {

@@ -7,9 +7,7 @@ use crate::{CliError, Client};
 
 /// `berth deploy --image IMAGE [--process TYPE=COMMAND]…`
 pub async fn image(client: &Client, app: &str, image: &str, processes: &[String]) -> Result<(), CliError> {
-    let process_types = if processes.is_empty() {
-        None
-    } else {
+    let process_types = {
         let mut types = ProcessTypes::new();
         for entry in processes {
             let (name, command) = parse_entry(entry).map_err(|e| {
@@ -19,6 +17,8 @@ pub async fn image(client: &Client, app: &str, image: &str, processes: &[String]
                 return Err(CliError::new(format!("--process {name} is given twice")));
             }
         }
+        // `web` always exists: without `--process web=…` it runs the image's own entrypoint/cmd.
+        types.entry("web".to_string()).or_default();
         Some(types)
     };
     eprint!("Deploying {image} to {app}... ");

@@ -1,0 +1,228 @@
+//! End-to-end harness: a real `berth server` on free ports with a temp data dir
+//! and its own namespace on the real Docker engine, cleaned up on drop (also
+//! when a test panics).
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+pub const BERTH: &str = env!("CARGO_BIN_EXE_berth");
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+/// Builds the fixture image once per test process. Concurrent builds of the
+/// same context produce the same image from the cache, so one tag is safe.
+pub fn test_image() -> &'static str {
+    static IMAGE: OnceLock<String> = OnceLock::new();
+    IMAGE.get_or_init(|| {
+        let tag = "berth-test/image-app:e2e".to_string();
+        let out = Command::new("docker")
+            .args(["build", "-q", "-t", &tag])
+            .arg(repo_root().join("fixtures/image-app"))
+            .output()
+            .expect("docker must be installed (run scripts/setup.sh)");
+        assert!(
+            out.status.success(),
+            "building the test image failed (is dockerd running and berth/stack:trixie built? run scripts/setup.sh): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        tag
+    })
+}
+
+pub fn docker(args: &[&str]) -> Output {
+    Command::new("docker").args(args).output().expect("docker CLI")
+}
+
+pub struct TestServer {
+    pub data_dir: tempfile::TempDir,
+    pub namespace: String,
+    pub api_url: String,
+    pub router_addr: String,
+    pub token: String,
+    child: Option<Child>,
+}
+
+impl TestServer {
+    pub fn start() -> Self {
+        let data_dir = tempfile::tempdir().unwrap();
+        let namespace = format!("bt{}", &uuid_like()[..10]);
+        let mut server = Self {
+            data_dir,
+            namespace,
+            api_url: String::new(),
+            router_addr: String::new(),
+            token: String::new(),
+            child: None,
+        };
+        server.spawn("127.0.0.1:0", "127.0.0.1:0");
+        server.token = std::fs::read_to_string(server.data_dir.path().join("admin.token")).unwrap().trim().to_string();
+        server
+    }
+
+    /// Starts the server process and waits for its "API:" and "Router:" lines.
+    fn spawn(&mut self, api: &str, http: &str) {
+        let mut child = Command::new(BERTH)
+            .args(["server", "--data-dir"])
+            .arg(self.data_dir.path())
+            .args(["--api-listen", api, "--http-listen", http, "--namespace", &self.namespace])
+            .args(["--reconcile-interval", "1", "--stop-grace", "2"])
+            .env("BERTH_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start berth server");
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let (mut api_url, mut router) = (None, None);
+        while api_url.is_none() || router.is_none() {
+            assert!(Instant::now() < deadline, "server did not start in time");
+            let Some(Ok(line)) = lines.next() else { panic!("server exited during start-up") };
+            if let Some(rest) = line.trim().strip_prefix("API:") {
+                api_url = Some(rest.trim().to_string());
+            }
+            if let Some(rest) = line.trim().strip_prefix("Router:") {
+                let url = rest.split_whitespace().next().unwrap();
+                router = Some(url.trim_start_matches("http://").to_string());
+            }
+        }
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        self.api_url = api_url.unwrap();
+        self.router_addr = router.unwrap();
+        self.child = Some(child);
+    }
+
+    /// Kills the server (SIGKILL: nothing graceful) and starts it again on the same ports.
+    pub fn restart(&mut self) {
+        self.kill();
+        let api = self.api_url.trim_start_matches("http://").to_string();
+        let router = self.router_addr.clone();
+        self.spawn(&api, &router);
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Runs the `berth` CLI against this server.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        Command::new(BERTH)
+            .args(args)
+            .env("BERTH_API_URL", &self.api_url)
+            .env("BERTH_API_TOKEN", &self.token)
+            .env("HOME", self.data_dir.path())
+            .output()
+            .expect("run berth CLI")
+    }
+
+    /// Runs the CLI and asserts success; returns stdout.
+    pub fn cli_ok(&self, args: &[&str]) -> String {
+        let out = self.cli(args);
+        assert!(
+            out.status.success(),
+            "berth {args:?} failed:\nstdout: {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn cli_json(&self, args: &[&str]) -> serde_json::Value {
+        let mut args = args.to_vec();
+        args.push("--json");
+        serde_json::from_str(&self.cli_ok(&args)).unwrap()
+    }
+
+    /// GET through the router with a Host header; returns (status, body).
+    pub fn get(&self, host: &str, path: &str) -> (u16, String) {
+        let client = reqwest::blocking::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+        match client.get(format!("http://{}{path}", self.router_addr)).header("host", host).send() {
+            Ok(resp) => (resp.status().as_u16(), resp.text().unwrap_or_default()),
+            Err(e) => (0, e.to_string()),
+        }
+    }
+
+    /// The JSON the fixture app answers with, once it answers 200.
+    pub fn app_json(&self, app: &str) -> Option<serde_json::Value> {
+        let (status, body) = self.get(&format!("{app}.localhost"), "/");
+        (status == 200).then(|| serde_json::from_str(&body).ok()).flatten()
+    }
+
+    pub fn containers(&self, app: &str) -> Vec<String> {
+        let out = docker(&[
+            "ps",
+            "-a",
+            "-q",
+            "--no-trunc",
+            "--filter",
+            &format!("label=io.berth.namespace={}", self.namespace),
+            "--filter",
+            &format!("label=io.berth.app={app}"),
+        ]);
+        String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect()
+    }
+
+    pub fn networks(&self) -> Vec<String> {
+        let out = docker(&[
+            "network",
+            "ls",
+            "-q",
+            "--filter",
+            &format!("label=io.berth.namespace={}", self.namespace),
+        ]);
+        String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect()
+    }
+
+    fn cleanup_engine(&self) {
+        let filter = format!("label=io.berth.namespace={}", self.namespace);
+        let ids = docker(&["ps", "-a", "-q", "--filter", &filter]);
+        let ids: Vec<String> = String::from_utf8_lossy(&ids.stdout).lines().map(str::to_string).collect();
+        if !ids.is_empty() {
+            let mut args = vec!["rm", "-f"];
+            args.extend(ids.iter().map(String::as_str));
+            docker(&args);
+        }
+        for net in self.networks() {
+            docker(&["network", "rm", &net]);
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.kill();
+        self.cleanup_engine();
+    }
+}
+
+/// Polls `check` until it returns Some, or panics with `what` after `timeout`.
+pub fn wait_for<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn uuid_like() -> String {
+    use std::collections::hash_map::RandomState;
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = RandomState::new().build_hasher();
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
+    h.write_u32(std::process::id());
+    format!("{:016x}", h.finish())
+}
