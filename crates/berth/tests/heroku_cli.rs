@@ -1,0 +1,112 @@
+//! The official Heroku CLI (npm `heroku`) as a real client we do not control.
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use support::{repo_root, test_image, wait_for, TestServer};
+
+/// Installs the CLI into target/heroku-cli once (the npm registry is reachable).
+fn heroku_bin() -> PathBuf {
+    let prefix = repo_root().join("target/heroku-cli");
+    let bin = prefix.join("node_modules/.bin/heroku");
+    if !bin.exists() {
+        std::fs::create_dir_all(&prefix).unwrap();
+        let out = Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--loglevel=error", "--prefix"])
+            .arg(&prefix)
+            .arg("heroku@11")
+            .output()
+            .expect("npm must be installed");
+        assert!(out.status.success(), "npm install heroku failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    bin
+}
+
+struct Heroku<'a> {
+    bin: PathBuf,
+    server: &'a TestServer,
+}
+
+impl Heroku<'_> {
+    fn run(&self, args: &[&str]) -> Output {
+        let home = self.server.data_dir.path().join("heroku-home");
+        std::fs::create_dir_all(&home).unwrap();
+        Command::new(&self.bin)
+            .args(args)
+            .env("HEROKU_HOST", &self.server.api_url)
+            .env("HEROKU_API_KEY", &self.server.token)
+            // The CLI asks "particleboard" about every account; point it at Berth.
+            .env("HEROKU_PARTICLEBOARD_URL", &self.server.api_url)
+            .env("DISABLE_TELEMETRY", "true")
+            .env("HEROKU_SKIP_ANALYTICS", "1")
+            .env("HEROKU_DISABLE_AUTOUPDATE", "1")
+            .env("HEROKU_SKIP_NEW_VERSION_CHECK", "1")
+            .env("HOME", &home)
+            .env("XDG_CONFIG_HOME", home.join(".config"))
+            .env("XDG_CACHE_HOME", home.join(".cache"))
+            .env("XDG_DATA_HOME", home.join(".local/share"))
+            .env("GIT_CONFIG_GLOBAL", home.join(".gitconfig"))
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("run heroku")
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "heroku {args:?} failed ({:?}):\nstdout: {stdout}\nstderr: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    }
+}
+
+#[test]
+fn the_official_heroku_cli_works() {
+    let server = TestServer::start();
+    let heroku = Heroku { bin: heroku_bin(), server: &server };
+
+    assert!(heroku.ok(&["auth:whoami"]).contains("admin@berth.local"));
+    heroku.ok(&["apps:create", "hk-app"]);
+    assert!(heroku.ok(&["apps"]).contains("hk-app"));
+    let info = heroku.ok(&["apps:info", "-a", "hk-app"]);
+    assert!(info.contains("hk-app") && info.contains("admin@berth.local"), "{info}");
+
+    heroku.ok(&["config:set", "GREETING=hello", "OTHER=x", "-a", "hk-app"]);
+    let config = heroku.ok(&["config", "-a", "hk-app"]);
+    assert!(config.contains("GREETING") && config.contains("hello"), "{config}");
+    assert_eq!(heroku.ok(&["config:get", "GREETING", "-a", "hk-app"]).trim(), "hello");
+    heroku.ok(&["config:unset", "OTHER", "-a", "hk-app"]);
+    assert!(!heroku.ok(&["config", "-a", "hk-app"]).contains("OTHER"));
+
+    // Deploying an image is Berth's own command; the rest is the Heroku CLI again.
+    server.cli_ok(&["deploy", "-a", "hk-app", "--image", test_image()]);
+    wait_for("hk-app to answer", Duration::from_secs(60), || server.app_json("hk-app"));
+    let ps = heroku.ok(&["ps", "-a", "hk-app"]);
+    assert!(ps.contains("web.1") && ps.contains("up"), "{ps}");
+
+    heroku.ok(&["ps:scale", "web=2", "-a", "hk-app"]);
+    wait_for("two web dynos in `heroku ps`", Duration::from_secs(60), || {
+        let ps = heroku.ok(&["ps", "-a", "hk-app"]);
+        (ps.contains("web.2") && ps.matches(": up").count() == 2).then_some(())
+    });
+    let releases = heroku.ok(&["releases", "-a", "hk-app"]);
+    for expected in ["v4", "Deploy", "v3", "Remove OTHER config vars", "v2", "Set GREETING, OTHER config vars", "v1"] {
+        assert!(releases.contains(expected), "{expected} missing from:\n{releases}");
+    }
+    heroku.ok(&["ps:restart", "-a", "hk-app"]);
+    heroku.ok(&["apps:destroy", "-a", "hk-app", "--confirm", "hk-app"]);
+    assert!(server.containers("hk-app").is_empty());
+    assert!(!heroku.ok(&["apps"]).contains("hk-app"));
+
+    // A Berth error reaches the user as the CLI's own message.
+    let out = heroku.run(&["apps:info", "-a", "no-such-app"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Couldn't find that app"));
+}
