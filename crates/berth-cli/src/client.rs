@@ -60,10 +60,7 @@ impl Client {
             .filter(|s| !s.is_empty())
             .or_else(|| stored.as_ref().map(|c| c.api_url.clone()))
             .unwrap_or_else(|| DEFAULT_API_URL.to_string());
-        let token = std::env::var("BERTH_API_TOKEN")
-            .ok()
-            .filter(|s| !s.is_empty())
-            .or_else(|| stored.map(|c| c.token));
+        let token = std::env::var("BERTH_API_TOKEN").ok().filter(|s| !s.is_empty()).or_else(|| stored.map(|c| c.token));
         Self::new(&base, token)
     }
 
@@ -110,15 +107,12 @@ impl Client {
             request = request.json(body);
         }
         let response = request.send().await.map_err(|e| {
-            CliError::new(format!("cannot reach the Berth API at {}: {}", self.base, root_cause(&e))).hint(
-                "is `berth server` running? Point the CLI at it with BERTH_API_URL (e.g. http://127.0.0.1:7070)",
-            )
+            CliError::new(format!("cannot reach the Berth API at {}: {}", self.base, root_cause(&e)))
+                .hint("is `berth server` running? Point the CLI at it with BERTH_API_URL (e.g. http://127.0.0.1:7070)")
         })?;
         let status = response.status();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| CliError::new(format!("reading the API response failed: {e}")))?;
+        let bytes =
+            response.bytes().await.map_err(|e| CliError::new(format!("reading the API response failed: {e}")))?;
         if !status.is_success() {
             return Err(api_error(status, &bytes, self.token.is_some()));
         }

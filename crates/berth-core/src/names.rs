@@ -22,9 +22,7 @@ pub fn validate_app_name(name: &str) -> Result<(), ValidationError> {
     let bytes = name.as_bytes();
     let ok = (3..=30).contains(&bytes.len())
         && bytes[0].is_ascii_lowercase()
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-');
+        && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-');
     if ok {
         Ok(())
     } else {
@@ -50,9 +48,7 @@ pub fn validate_process_type(name: &str) -> Result<(), ValidationError> {
     let bytes = name.as_bytes();
     let ok = (1..=30).contains(&bytes.len())
         && bytes[0].is_ascii_lowercase()
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-' || *b == b'_');
+        && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-' || *b == b'_');
     if ok {
         Ok(())
     } else {
@@ -70,8 +66,17 @@ mod tests {
             assert_eq!(validate_app_name(good), Ok(()), "{good}");
         }
         for bad in [
-            "", "ab", "1app", "-app", "App", "my_app", "my app", "web.1", "a234567890123456789012345678901",
-            "ünï", "../x",
+            "",
+            "ab",
+            "1app",
+            "-app",
+            "App",
+            "my_app",
+            "my app",
+            "web.1",
+            "a234567890123456789012345678901",
+            "ünï",
+            "../x",
         ] {
             assert!(validate_app_name(bad).is_err(), "{bad}");
         }

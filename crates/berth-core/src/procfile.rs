@@ -99,10 +99,7 @@ mod tests {
     fn errors_carry_line_numbers() {
         assert_eq!(parse_procfile("web: a\nnocolon\n"), Err(ProcfileError::MissingColon { line: 2 }));
         assert!(matches!(parse_procfile("\n\nWeb: x"), Err(ProcfileError::BadType { line: 3, .. })));
-        assert_eq!(
-            parse_procfile("web:   \n"),
-            Err(ProcfileError::EmptyCommand { line: 1, name: "web".into() })
-        );
+        assert_eq!(parse_procfile("web:   \n"), Err(ProcfileError::EmptyCommand { line: 1, name: "web".into() }));
         assert_eq!(
             parse_procfile("web: a\nweb: b"),
             Err(ProcfileError::Duplicate { line: 2, name: "web".into(), first: 1 })

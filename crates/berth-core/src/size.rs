@@ -9,13 +9,8 @@ pub const MAX_QUANTITY: i64 = 100;
 pub const DEFAULT_SIZE: &str = "standard-1X";
 
 /// (name, memory limit in MiB). The first entry is also what `basic`/`free` mean.
-const SIZES: &[(&str, u64)] = &[
-    ("basic", 512),
-    ("standard-1X", 512),
-    ("standard-2X", 1024),
-    ("performance-M", 2560),
-    ("performance-L", 14336),
-];
+const SIZES: &[(&str, u64)] =
+    &[("basic", 512), ("standard-1X", 512), ("standard-2X", 1024), ("performance-M", 2560), ("performance-L", 14336)];
 
 /// The memory limit in bytes of a size name (case-insensitive), or an error listing the sizes.
 pub fn memory_bytes(size: &str) -> Result<u64, ValidationError> {

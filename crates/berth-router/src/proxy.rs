@@ -105,14 +105,11 @@ impl Router {
         let request_id = request_id(req.headers());
         let request_id_str = request_id.to_str().unwrap_or("invalid");
         let table = self.table.load();
-        let host = req
-            .headers()
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .or_else(|| req.uri().host())
-            .unwrap_or("");
+        let host =
+            req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).or_else(|| req.uri().host()).unwrap_or("");
         let Some(route) = table.lookup(host) else {
-            let detail = format!("There is no app at {host:?}. Check the app name, or create it with `berth apps:create`.");
+            let detail =
+                format!("There is no app at {host:?}. Check the app name, or create it with `berth apps:create`.");
             return full(page(StatusCode::NOT_FOUND, "No such app", &detail, request_id_str));
         };
         let route: Arc<Route> = Arc::clone(route);
@@ -196,10 +193,7 @@ fn full(resp: Response<Full<Bytes>>) -> Response<ProxyBody> {
 
 fn has_body(headers: &HeaderMap) -> bool {
     headers.contains_key(header::TRANSFER_ENCODING)
-        || headers
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v != "0")
+        || headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).is_some_and(|v| v != "0")
 }
 
 /// Keeps a valid incoming X-Request-Id (Heroku's rule: 20–200 chars of

@@ -6,9 +6,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bollard::container::{
-    NetworkingConfig,
-    Config, CreateContainerOptions, ListContainersOptions, RemoveContainerOptions, StartContainerOptions,
-    StopContainerOptions,
+    Config, CreateContainerOptions, ListContainersOptions, NetworkingConfig, RemoveContainerOptions,
+    StartContainerOptions, StopContainerOptions,
 };
 use bollard::errors::Error as BollardError;
 use bollard::models::{EndpointSettings, HostConfig, RestartPolicy, RestartPolicyNameEnum};

@@ -77,14 +77,17 @@ impl FromRequestParts<AppState> for CurrentUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let header = parts.headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()).ok_or_else(|| {
-            ApiError::unauthorized("No API token given. Set BERTH_API_TOKEN or run `berth login`.")
-        })?;
+        let header =
+            parts.headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()).ok_or_else(|| {
+                ApiError::unauthorized("No API token given. Set BERTH_API_TOKEN or run `berth login`.")
+            })?;
         let token = token_from_header(header)
             .ok_or_else(|| ApiError::unauthorized("Malformed Authorization header: use `Bearer TOKEN`."))?;
         match state.store.user_by_token_hash(&hash_token(&token)).await? {
             Some((user, token_id)) => Ok(CurrentUser { user, token_id }),
-            None => Err(ApiError::unauthorized("Invalid credentials provided: the API token is unknown, revoked or expired.")),
+            None => Err(ApiError::unauthorized(
+                "Invalid credentials provided: the API token is unknown, revoked or expired.",
+            )),
         }
     }
 }

@@ -70,7 +70,9 @@ impl From<RuntimeError> for ApiError {
     fn from(err: RuntimeError) -> Self {
         match err {
             RuntimeError::ImageNotFound(_) => Self::invalid(err.to_string()),
-            RuntimeError::Unavailable(_) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "runtime_unavailable", err.to_string()),
+            RuntimeError::Unavailable(_) => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "runtime_unavailable", err.to_string())
+            }
             other => Self::internal(other.to_string()),
         }
     }

@@ -87,7 +87,11 @@ pub async fn run(config: ServerConfig) -> Result<(), ServerError> {
         }
         None => println!("  Admin token: in {}", data_dir.join("admin.token").display()),
     }
-    println!("Try: export BERTH_API_URL={} BERTH_API_TOKEN=$(cat {})", urls.api_url, data_dir.join("admin.token").display());
+    println!(
+        "Try: export BERTH_API_URL={} BERTH_API_TOKEN=$(cat {})",
+        urls.api_url,
+        data_dir.join("admin.token").display()
+    );
 
     let state = AppState { store, runtime, reconciler, config, urls: Arc::new(urls) };
     axum::serve(api_listener, api::router(state)).with_graceful_shutdown(shutdown_signal()).await?;

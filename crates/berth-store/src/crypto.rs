@@ -54,12 +54,8 @@ impl Cipher {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let mut key = [0u8; KEY_LEN];
                 rand::rngs::OsRng.fill_bytes(&mut key);
-                let mut file = std::fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o600)
-                    .open(path)
-                    .map_err(key_io)?;
+                let mut file =
+                    std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(key_io)?;
                 file.write_all(&key).map_err(key_io)?;
                 file.sync_all().map_err(key_io)?;
                 Ok(Self::from_key(&key))
@@ -86,9 +82,7 @@ impl Cipher {
             return Err(StoreError::Decrypt);
         }
         let (nonce, ciphertext) = sealed.split_at(NONCE_LEN);
-        self.aead
-            .decrypt(XNonce::from_slice(nonce), Payload { msg: ciphertext, aad })
-            .map_err(|_| StoreError::Decrypt)
+        self.aead.decrypt(XNonce::from_slice(nonce), Payload { msg: ciphertext, aad }).map_err(|_| StoreError::Decrypt)
     }
 }
 

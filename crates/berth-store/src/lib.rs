@@ -106,18 +106,16 @@ impl Store {
             created_at: now,
             updated_at: now,
         };
-        sqlx::query(
-            "INSERT INTO users (id, email, name, is_admin, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&user.id)
-        .bind(&user.email)
-        .bind(&user.name)
-        .bind(user.is_admin)
-        .bind(now)
-        .bind(now)
-        .execute(&self.pool)
-        .await
-        .map_err(|e| conflict_on_unique(e, format!("user {email} already exists")))?;
+        sqlx::query("INSERT INTO users (id, email, name, is_admin, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)")
+            .bind(&user.id)
+            .bind(&user.email)
+            .bind(&user.name)
+            .bind(user.is_admin)
+            .bind(now)
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| conflict_on_unique(e, format!("user {email} already exists")))?;
         Ok(user)
     }
 
@@ -361,12 +359,7 @@ impl Store {
         updates: &[(String, Option<i64>, Option<String>)],
     ) -> Result<Vec<FormationRecord>> {
         let _guard = self.write_lock.lock().await;
-        let known: Vec<String> = self
-            .list_formation(app_id)
-            .await?
-            .into_iter()
-            .map(|f| f.process_type)
-            .collect();
+        let known: Vec<String> = self.list_formation(app_id).await?.into_iter().map(|f| f.process_type).collect();
         let mut tx = self.pool.begin().await?;
         let now = Utc::now();
         for (process_type, quantity, size) in updates {
@@ -388,12 +381,7 @@ impl Store {
         tx.commit().await?;
         drop(_guard);
         let touched: Vec<&String> = updates.iter().map(|(t, _, _)| t).collect();
-        Ok(self
-            .list_formation(app_id)
-            .await?
-            .into_iter()
-            .filter(|f| touched.contains(&&f.process_type))
-            .collect())
+        Ok(self.list_formation(app_id).await?.into_iter().filter(|f| touched.contains(&&f.process_type)).collect())
     }
 
     /// Marks instances of one process type (or all) for replacement: `ps:restart`.
@@ -413,7 +401,8 @@ impl Store {
     }
 }
 
-const APP_SELECT: &str = "SELECT a.id, a.name, a.owner_id, u.email AS owner_email, a.created_at, a.updated_at, a.released_at
+const APP_SELECT: &str =
+    "SELECT a.id, a.name, a.owner_id, u.email AS owner_email, a.created_at, a.updated_at, a.released_at
      FROM apps a JOIN users u ON u.id = a.owner_id";
 const RELEASE_SELECT: &str = "SELECT r.id, r.app_id, a.name AS app_name, r.version, r.description, r.status, r.image,
      r.process_types, r.config, r.user_id, COALESCE(u.email, '') AS user_email, r.created_at, r.updated_at

@@ -100,7 +100,10 @@ async fn formation_follows_herokus_defaults_and_scales() {
     assert_eq!(summary, vec![("web", 1), ("worker", 0)]);
 
     let updated = store
-        .update_formation(&app.id, &[("web".into(), Some(3), None), ("worker".into(), Some(1), Some("standard-2X".into()))])
+        .update_formation(
+            &app.id,
+            &[("web".into(), Some(3), None), ("worker".into(), Some(1), Some("standard-2X".into()))],
+        )
         .await
         .unwrap();
     assert_eq!(updated.len(), 2);

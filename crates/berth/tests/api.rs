@@ -52,7 +52,8 @@ fn auth_errors_and_input_rules() {
     assert_eq!(status, 200);
     assert_eq!(account["email"], "admin@berth.local");
 
-    let message = assert_error(call(&server, "POST", "/apps", token, Some(json!({"name": "Bad_Name"}))), 422, "invalid_params");
+    let message =
+        assert_error(call(&server, "POST", "/apps", token, Some(json!({"name": "Bad_Name"}))), 422, "invalid_params");
     assert!(message.contains("lowercase letter") && message.contains("3 to 30"), "{message}");
     for bad in ["ab", "1abc", "a".repeat(31).as_str(), "../etc"] {
         assert_error(call(&server, "POST", "/apps", token, Some(json!({ "name": bad }))), 422, "invalid_params");
@@ -98,7 +99,13 @@ fn auth_errors_and_input_rules() {
     );
     assert!(message.contains("letter or underscore"), "{message}");
     assert_error(
-        call(&server, "PATCH", "/apps/api-app/formation", token, Some(json!({"updates": [{"type": "web", "quantity": 1}]}))),
+        call(
+            &server,
+            "PATCH",
+            "/apps/api-app/formation",
+            token,
+            Some(json!({"updates": [{"type": "web", "quantity": 1}]})),
+        ),
         404,
         "not_found",
     );

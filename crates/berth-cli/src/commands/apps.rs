@@ -28,7 +28,8 @@ pub async fn create(client: &Client, name: Option<String>, json: bool) -> Result
         berth_core::validate_app_name(name).map_err(|e| CliError::new(e.to_string()))?;
     }
     eprint!("Creating {}... ", name.as_deref().unwrap_or("app"));
-    let app: App = client.post("/apps", &CreateApp { name, ..Default::default() }).await.inspect_err(|_| eprintln!("failed"))?;
+    let app: App =
+        client.post("/apps", &CreateApp { name, ..Default::default() }).await.inspect_err(|_| eprintln!("failed"))?;
     eprintln!("done");
     if json {
         output::json(&app);

@@ -6,10 +6,13 @@ use crate::client::{credentials_path, save_credentials, DEFAULT_API_URL};
 use crate::{CliError, Client, Credentials};
 
 pub async fn login(client: &Client, token: Option<String>, api_url: Option<String>) -> Result<(), CliError> {
-    let api_url = api_url
-        .or_else(|| std::env::var("BERTH_API_URL").ok().filter(|s| !s.is_empty()))
-        .unwrap_or_else(|| {
-            if client.base_url().is_empty() { DEFAULT_API_URL.to_string() } else { client.base_url().to_string() }
+    let api_url =
+        api_url.or_else(|| std::env::var("BERTH_API_URL").ok().filter(|s| !s.is_empty())).unwrap_or_else(|| {
+            if client.base_url().is_empty() {
+                DEFAULT_API_URL.to_string()
+            } else {
+                client.base_url().to_string()
+            }
         });
     let token = match token {
         Some(t) => t,

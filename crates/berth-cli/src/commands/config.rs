@@ -37,22 +37,26 @@ pub async fn get(client: &Client, app: &str, key: &str) -> Result<(), CliError> 
             println!("{value}");
             Ok(())
         }
-        None => Err(CliError::new(format!("{app} has no config var {key}")).hint(format!("`berth config -a {app}` lists them"))),
+        None => {
+            Err(CliError::new(format!("{app} has no config var {key}"))
+                .hint(format!("`berth config -a {app}` lists them")))
+        }
     }
 }
 
 pub async fn set(client: &Client, app: &str, pairs: &[String]) -> Result<(), CliError> {
     let mut patch: BTreeMap<String, Option<String>> = BTreeMap::new();
     for pair in pairs {
-        let (key, value) = pair
-            .split_once('=')
-            .ok_or_else(|| CliError::new(format!("{pair:?} is not KEY=VALUE")).hint("e.g. `berth config:set GREETING=hi`"))?;
+        let (key, value) = pair.split_once('=').ok_or_else(|| {
+            CliError::new(format!("{pair:?} is not KEY=VALUE")).hint("e.g. `berth config:set GREETING=hi`")
+        })?;
         berth_core::validate_config_key(key).map_err(|e| CliError::new(e.to_string()))?;
         patch.insert(key.to_string(), Some(value.to_string()));
     }
     let keys: Vec<&str> = patch.keys().map(String::as_str).collect();
     eprint!("Setting {} and restarting {app}... ", keys.join(", "));
-    let _: ConfigVars = client.patch(&format!("{}/config-vars", app_path(app)?), &patch).await.inspect_err(|_| eprintln!("failed"))?;
+    let _: ConfigVars =
+        client.patch(&format!("{}/config-vars", app_path(app)?), &patch).await.inspect_err(|_| eprintln!("failed"))?;
     eprintln!("done");
     Ok(())
 }
@@ -60,7 +64,8 @@ pub async fn set(client: &Client, app: &str, pairs: &[String]) -> Result<(), Cli
 pub async fn unset(client: &Client, app: &str, keys: &[String]) -> Result<(), CliError> {
     let patch: BTreeMap<String, Option<String>> = keys.iter().map(|k| (k.clone(), None)).collect();
     eprint!("Unsetting {} and restarting {app}... ", keys.join(", "));
-    let _: ConfigVars = client.patch(&format!("{}/config-vars", app_path(app)?), &patch).await.inspect_err(|_| eprintln!("failed"))?;
+    let _: ConfigVars =
+        client.patch(&format!("{}/config-vars", app_path(app)?), &patch).await.inspect_err(|_| eprintln!("failed"))?;
     eprintln!("done");
     Ok(())
 }

@@ -11,7 +11,8 @@ pub async fn image(client: &Client, app: &str, image: &str, processes: &[String]
         let mut types = ProcessTypes::new();
         for entry in processes {
             let (name, command) = parse_entry(entry).map_err(|e| {
-                CliError::new(format!("--process {entry:?}: {e}")).hint("e.g. --process 'web=python3 -m http.server $PORT'")
+                CliError::new(format!("--process {entry:?}: {e}"))
+                    .hint("e.g. --process 'web=python3 -m http.server $PORT'")
             })?;
             if types.insert(name.clone(), command).is_some() {
                 return Err(CliError::new(format!("--process {name} is given twice")));
@@ -23,7 +24,8 @@ pub async fn image(client: &Client, app: &str, image: &str, processes: &[String]
     };
     eprint!("Deploying {image} to {app}... ");
     let body = CreateRelease { image: Some(image.to_string()), process_types, ..Default::default() };
-    let release: Release = client.post(&format!("{}/releases", app_path(app)?), &body).await.inspect_err(|_| eprintln!("failed"))?;
+    let release: Release =
+        client.post(&format!("{}/releases", app_path(app)?), &body).await.inspect_err(|_| eprintln!("failed"))?;
     eprintln!("done, v{}", release.version);
     Ok(())
 }

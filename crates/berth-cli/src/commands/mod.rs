@@ -27,7 +27,9 @@ pub async fn dispatch(client: &Client, command: Command) -> Result<(), CliError>
         Command::Ps { app, json } => ps::list(client, &resolve_app(&app)?, json.json).await,
         Command::PsScale { changes, app } => ps::scale(client, &resolve_app(&app)?, &changes).await,
         Command::PsRestart { target, app } => ps::restart(client, &resolve_app(&app)?, target).await,
-        Command::Deploy { image, processes, app } => deploy::image(client, &resolve_app(&app)?, &image, &processes).await,
+        Command::Deploy { image, processes, app } => {
+            deploy::image(client, &resolve_app(&app)?, &image, &processes).await
+        }
         Command::Login { token, api_url } => auth::login(client, token, api_url).await,
         Command::Logout => auth::logout(),
         Command::Whoami => auth::whoami(client).await,

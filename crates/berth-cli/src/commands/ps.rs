@@ -64,7 +64,8 @@ pub async fn scale(client: &Client, app: &str, changes: &[String]) -> Result<(),
         .patch(&format!("{}/formation", app_path(app)?), &json!({ "updates": updates }))
         .await
         .inspect_err(|_| eprintln!("failed"))?;
-    let summary: Vec<String> = formation.iter().map(|f| format!("{}={}:{}", f.process_type, f.quantity, f.size)).collect();
+    let summary: Vec<String> =
+        formation.iter().map(|f| format!("{}={}:{}", f.process_type, f.quantity, f.size)).collect();
     eprintln!("done, now running {}", summary.join(", "));
     Ok(())
 }

@@ -81,7 +81,8 @@ pub async fn rollback(client: &Client, app: &str, release: Option<String>) -> Re
     };
     eprint!("Rolling back {app} to {target}... ");
     let body = CreateRelease { release: Some(target.clone()), ..Default::default() };
-    let release: Release = client.post(&format!("{}/releases", app_path(app)?), &body).await.inspect_err(|_| eprintln!("failed"))?;
+    let release: Release =
+        client.post(&format!("{}/releases", app_path(app)?), &body).await.inspect_err(|_| eprintln!("failed"))?;
     eprintln!("done, v{}", release.version);
     Ok(())
 }

@@ -33,7 +33,8 @@ async fn backend(name: &'static str) -> SocketAddr {
                     return;
                 }
                 let body = format!("backend={name}\n{head}");
-                let resp = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
+                let resp =
+                    format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
                 let _ = stream.write_all(resp.as_bytes()).await;
             });
         }

@@ -79,7 +79,11 @@ pub async fn destroy(
 }
 
 /// Add-ons do not exist in Berth (yet): an honest empty list.
-pub async fn addons(State(state): State<AppState>, _caller: CurrentUser, Path(name): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn addons(
+    State(state): State<AppState>,
+    _caller: CurrentUser,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Value>> {
     state.app(&name).await?;
     Ok(Json(json!([])))
 }
@@ -99,7 +103,11 @@ pub async fn collaborators(
 }
 
 /// The app's built-in hostname (custom domains come later).
-pub async fn domains(State(state): State<AppState>, _caller: CurrentUser, Path(name): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn domains(
+    State(state): State<AppState>,
+    _caller: CurrentUser,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Value>> {
     let app = state.app(&name).await?;
     let hostname = format!("{}.{}", app.name, state.urls.domain);
     Ok(Json(json!([{

@@ -18,14 +18,13 @@ where
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             let status = rejection.status();
-            let id = if status == axum::http::StatusCode::PAYLOAD_TOO_LARGE { "request_too_large" } else { "bad_request" };
+            let id =
+                if status == axum::http::StatusCode::PAYLOAD_TOO_LARGE { "request_too_large" } else { "bad_request" };
             ApiError::new(status, id, format!("Could not read the request body: {}", rejection.body_text()))
         })?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self(T::default()));
         }
-        serde_json::from_slice(&bytes)
-            .map(Self)
-            .map_err(|e| ApiError::bad_request(format!("Invalid JSON body: {e}")))
+        serde_json::from_slice(&bytes).map(Self).map_err(|e| ApiError::bad_request(format!("Invalid JSON body: {e}")))
     }
 }

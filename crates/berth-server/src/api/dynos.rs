@@ -22,7 +22,11 @@ pub async fn list(
     let mut dynos: Vec<api::Dyno> =
         instances.iter().map(|(i, ready)| view::dyno(i, *ready, &app, &releases, &formation)).collect();
     dynos.sort_by(|a, b| {
-        (&a.process_type, index_of(&a.name), -a.release.version).cmp(&(&b.process_type, index_of(&b.name), -b.release.version))
+        (&a.process_type, index_of(&a.name), -a.release.version).cmp(&(
+            &b.process_type,
+            index_of(&b.name),
+            -b.release.version,
+        ))
     });
     Ok(Json(dynos))
 }

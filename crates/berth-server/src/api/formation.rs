@@ -85,9 +85,8 @@ async fn apply(
     let current = state.store.list_formation(&app.id).await?;
     let mut parsed = Vec::with_capacity(updates.len());
     for update in updates {
-        let process_type = update
-            .process_type
-            .ok_or_else(|| ApiError::invalid("Each formation update needs a `type`."))?;
+        let process_type =
+            update.process_type.ok_or_else(|| ApiError::invalid("Each formation update needs a `type`."))?;
         let existing = current.iter().find(|f| f.process_type == process_type).ok_or_else(|| {
             let known: Vec<&str> = current.iter().map(|f| f.process_type.as_str()).collect();
             ApiError::not_found(format!(

@@ -47,7 +47,7 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<api::Release>)> {
     let app = state.app(&name).await?;
     let change = match (request.release, request.image) {
-        (Some(target), None) => Change::Rollback(state.store.release(&app.id, &target).await?),
+        (Some(target), None) => Change::Rollback(Box::new(state.store.release(&app.id, &target).await?)),
         (None, Some(image)) => {
             let image = image.trim().to_string();
             if image.is_empty() || image.contains(char::is_whitespace) {
@@ -88,13 +88,16 @@ pub async fn create(
                     user_id,
                 },
                 // A rollback restores the old release's image, processes and config.
-                Change::Rollback(target) => NewRelease {
-                    description: request.description.unwrap_or_else(|| format!("Rollback to v{}", target.version)),
-                    image: target.image,
-                    process_types: target.process_types,
-                    config: target.config,
-                    user_id,
-                },
+                Change::Rollback(target) => {
+                    let target = *target;
+                    NewRelease {
+                        description: request.description.unwrap_or_else(|| format!("Rollback to v{}", target.version)),
+                        image: target.image,
+                        process_types: target.process_types,
+                        config: target.config,
+                        user_id,
+                    }
+                }
             })
         })
         .await?;
@@ -105,5 +108,5 @@ pub async fn create(
 
 enum Change {
     Deploy { image: String, process_types: ProcessTypes },
-    Rollback(berth_store::ReleaseRecord),
+    Rollback(Box<berth_store::ReleaseRecord>),
 }

@@ -205,11 +205,8 @@ impl Reconciler {
         self.routes.lock().unwrap().insert(app.name.clone(), backends);
         self.publish_routes();
 
-        let to_stop: Vec<&Instance> = plan
-            .obsolete
-            .iter()
-            .filter(|i| all_web_ready || i.label(labels::PROCESS) != Some("web"))
-            .collect();
+        let to_stop: Vec<&Instance> =
+            plan.obsolete.iter().filter(|i| all_web_ready || i.label(labels::PROCESS) != Some("web")).collect();
         join_all(to_stop.iter().map(|i| self.stop_and_remove(app, i))).await;
 
         Ok(AppOutcome { pending: !all_web_ready || to_stop.len() < plan.obsolete.len() })
@@ -245,10 +242,13 @@ impl Reconciler {
     pub async fn instances(&self, app: &AppRecord) -> Result<Vec<(Instance, bool)>, ReconcileError> {
         let instances = self.runtime.list(&[(labels::APP_ID, app.id.as_str())]).await?;
         let ready = self.ready.lock().unwrap();
-        Ok(instances.into_iter().map(|i| {
-            let is_ready = ready.contains(&i.id);
-            (i, is_ready)
-        }).collect())
+        Ok(instances
+            .into_iter()
+            .map(|i| {
+                let is_ready = ready.contains(&i.id);
+                (i, is_ready)
+            })
+            .collect())
     }
 
     /// Removes one instance now (restart of a single dyno); the next pass replaces it.

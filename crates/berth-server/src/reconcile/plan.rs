@@ -127,7 +127,10 @@ mod tests {
     fn duplicates_keep_the_running_one() {
         let p = plan(
             &[slot("web", 1, 2)],
-            &[instance("stopped", "web", 1, 2, InstanceState::Exited), instance("up", "web", 1, 2, InstanceState::Running)],
+            &[
+                instance("stopped", "web", 1, 2, InstanceState::Exited),
+                instance("up", "web", 1, 2, InstanceState::Running),
+            ],
         );
         assert_eq!(p.keep[0].1, "up");
         assert_eq!(p.obsolete.len(), 1);

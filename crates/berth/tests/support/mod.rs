@@ -174,13 +174,7 @@ impl TestServer {
     }
 
     pub fn networks(&self) -> Vec<String> {
-        let out = docker(&[
-            "network",
-            "ls",
-            "-q",
-            "--filter",
-            &format!("label=io.berth.namespace={}", self.namespace),
-        ]);
+        let out = docker(&["network", "ls", "-q", "--filter", &format!("label=io.berth.namespace={}", self.namespace)]);
         String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect()
     }
 
