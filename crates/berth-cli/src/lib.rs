@@ -190,6 +190,18 @@ pub enum Command {
     /// Show who you are logged in as
     #[command(name = "auth:whoami")]
     Whoami,
+    /// Add (or update) a git remote that deploys to the app on `git push`
+    #[command(name = "git:remote")]
+    GitRemote {
+        #[command(flatten)]
+        app: AppArg,
+        /// Remote name
+        #[arg(short, long, default_value = "berth")]
+        remote: String,
+    },
+    /// Internal: git hooks run on the server
+    #[command(hide = true)]
+    Hook { name: String },
 }
 
 /// Runs one client command.

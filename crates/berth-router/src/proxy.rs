@@ -55,6 +55,7 @@ impl Router {
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(60))
             .pool_max_idle_per_host(512)
+            .http1_writev(false)
             .build(connector);
         Arc::new(Self { table: ArcSwap::from_pointee(RouteTable::new()), client })
     }
@@ -93,7 +94,8 @@ impl Router {
                     let port = port.clone();
                     async move { Ok::<_, Infallible>(router.handle(req, peer, port).await) }
                 });
-                let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                builder.http1().writev(false);
                 if let Err(e) = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).await {
                     tracing::debug!(error = %e, %peer, "router connection ended with an error");
                 }

@@ -10,10 +10,12 @@ use bollard::container::{
     StartContainerOptions, StopContainerOptions,
 };
 use bollard::errors::Error as BollardError;
+use bollard::image::BuildImageOptions;
 use bollard::models::{EndpointSettings, HostConfig, RestartPolicy, RestartPolicyNameEnum};
 use bollard::network::{CreateNetworkOptions, ListNetworksOptions};
 use bollard::Docker;
 use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
 
 use crate::{Instance, InstanceSpec, InstanceState, Result, Runtime, RuntimeError};
 
@@ -199,5 +201,50 @@ impl Runtime for DockerRuntime {
 
     async fn accepts_tcp(&self, addr: SocketAddr, timeout: Duration) -> bool {
         matches!(tokio::time::timeout(timeout, tokio::net::TcpStream::connect(addr)).await, Ok(Ok(_)))
+    }
+
+    async fn build_image(
+        &self,
+        context: Vec<u8>,
+        tag: &str,
+        labels: &BTreeMap<String, String>,
+        progress: tokio::sync::mpsc::UnboundedSender<String>,
+    ) -> Result<()> {
+        let options = BuildImageOptions {
+            t: tag.to_string(),
+            rm: true,
+            forcerm: true,
+            pull: false,
+            labels: labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            // Builds reach package registries through the host's network.
+            networkmode: "host".to_string(),
+            ..Default::default()
+        };
+        let mut stream = self.docker.build_image(options, None, Some(context.into()));
+        let mut pending = String::new();
+        while let Some(item) = stream.next().await {
+            let info = item.map_err(|e| match e {
+                BollardError::DockerResponseServerError { message, .. } => RuntimeError::BuildFailed(message),
+                BollardError::DockerStreamError { error } => RuntimeError::BuildFailed(error),
+                other => RuntimeError::BuildFailed(other.to_string()),
+            })?;
+            if let Some(error) = info.error {
+                if !pending.is_empty() {
+                    let _ = progress.send(std::mem::take(&mut pending));
+                }
+                return Err(RuntimeError::BuildFailed(error.trim().to_string()));
+            }
+            if let Some(text) = info.stream {
+                pending.push_str(&text);
+                while let Some(pos) = pending.find('\n') {
+                    let line: String = pending.drain(..=pos).collect();
+                    let _ = progress.send(line.trim_end().to_string());
+                }
+            }
+        }
+        if !pending.is_empty() {
+            let _ = progress.send(pending);
+        }
+        Ok(())
     }
 }

@@ -137,4 +137,16 @@ impl Runtime for FakeRuntime {
                 && !state.image_of.get(&i.id).is_some_and(|image| state.deaf_images.contains(image))
         })
     }
+
+    async fn build_image(
+        &self,
+        _context: Vec<u8>,
+        tag: &str,
+        _labels: &BTreeMap<String, String>,
+        progress: tokio::sync::mpsc::UnboundedSender<String>,
+    ) -> Result<()> {
+        let _ = progress.send(format!("fake build of {tag}"));
+        self.inner.lock().unwrap().images.push(tag.to_string());
+        Ok(())
+    }
 }

@@ -29,6 +29,8 @@ pub enum RuntimeError {
     NotFound(String),
     #[error("Docker engine error: {0}")]
     Engine(String),
+    #[error("image build failed: {0}")]
+    BuildFailed(String),
 }
 
 pub type Result<T, E = RuntimeError> = std::result::Result<T, E>;
@@ -114,6 +116,15 @@ pub trait Runtime: Send + Sync + 'static {
     async fn remove(&self, id: &str) -> Result<()>;
     /// All instances (running or not) carrying all these labels.
     async fn list(&self, labels: &[(&str, &str)]) -> Result<Vec<Instance>>;
+    /// Builds an image from an uncompressed tar build context (with a
+    /// `Dockerfile` at its root), sending each output line to `progress`.
+    async fn build_image(
+        &self,
+        context: Vec<u8>,
+        tag: &str,
+        labels: &BTreeMap<String, String>,
+        progress: tokio::sync::mpsc::UnboundedSender<String>,
+    ) -> Result<()>;
     /// Whether something accepts TCP connections at an instance address within `timeout`.
     async fn accepts_tcp(&self, addr: SocketAddr, timeout: Duration) -> bool;
 }

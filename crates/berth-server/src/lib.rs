@@ -5,7 +5,9 @@
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod deploy;
 pub mod error;
+pub mod git;
 pub mod reconcile;
 pub mod state;
 pub mod view;
@@ -93,7 +95,15 @@ pub async fn run(config: ServerConfig) -> Result<(), ServerError> {
         data_dir.join("admin.token").display()
     );
 
-    let state = AppState { store, runtime, reconciler, config, urls: Arc::new(urls) };
+    let state = AppState {
+        store,
+        runtime,
+        reconciler,
+        config,
+        urls: Arc::new(urls),
+        hook_secret: auth::generate_token(),
+        build_locks: Arc::default(),
+    };
     axum::serve(api_listener, api::router(state)).with_graceful_shutdown(shutdown_signal()).await?;
     tracing::info!("server stopped; app containers keep running");
     Ok(())

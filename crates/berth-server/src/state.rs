@@ -6,6 +6,7 @@ use berth_runtime::Runtime;
 use berth_store::{AppRecord, Store};
 
 use crate::config::ServerConfig;
+use crate::deploy::BuildLocks;
 use crate::error::ApiResult;
 use crate::reconcile::Reconciler;
 use crate::view::Urls;
@@ -17,6 +18,9 @@ pub struct AppState {
     pub reconciler: Arc<Reconciler>,
     pub config: Arc<ServerConfig>,
     pub urls: Arc<Urls>,
+    /// Authenticates the git pre-receive hook to the build endpoint (per start).
+    pub hook_secret: String,
+    pub build_locks: Arc<BuildLocks>,
 }
 
 impl AppState {

@@ -160,6 +160,14 @@ impl Store {
         Ok(Some((User::from_row(&row)?, row.try_get("token_id")?)))
     }
 
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<User>> {
+        let row = sqlx::query("SELECT id, email, name, is_admin, created_at, updated_at FROM users WHERE email = ?")
+            .bind(email)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(User::from_row).transpose()
+    }
+
     pub async fn user(&self, id: &str) -> Result<User> {
         let row = sqlx::query("SELECT id, email, name, is_admin, created_at, updated_at FROM users WHERE id = ?")
             .bind(id)

@@ -4,6 +4,7 @@ mod apps;
 mod auth;
 mod config;
 mod deploy;
+mod git;
 mod ps;
 mod releases;
 
@@ -33,6 +34,11 @@ pub async fn dispatch(client: &Client, command: Command) -> Result<(), CliError>
         Command::Login { token, api_url } => auth::login(client, token, api_url).await,
         Command::Logout => auth::logout(),
         Command::Whoami => auth::whoami(client).await,
+        Command::GitRemote { app, remote } => git::remote(client, &resolve_app(&app)?, &remote).await,
+        Command::Hook { name } => match name.as_str() {
+            "pre-receive" => git::pre_receive().await,
+            other => Err(CliError::new(format!("unknown hook {other}"))),
+        },
     }
 }
 

@@ -10,7 +10,7 @@ mod range;
 mod releases;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use berth_core::api::Health;
 
@@ -38,8 +38,16 @@ pub fn router(state: AppState) -> Router {
         .route("/apps/{app}/formations/{process_type}", delete(dynos::restart_type))
         .route("/apps/{app}/dynos", get(dynos::list).delete(dynos::restart_all))
         .route("/apps/{app}/dynos/{dyno}", get(dynos::show).delete(dynos::restart_one))
-        .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // git smart HTTP and the hook's build upload carry whole source trees.
+        .route("/{repo}/info/refs", get(crate::git::handle))
+        .route("/{repo}/git-receive-pack", post(crate::git::handle))
+        .route("/{repo}/git-upload-pack", post(crate::git::handle))
+        .route(
+            "/internal/hooks/build",
+            post(crate::deploy::hook_build).layer(DefaultBodyLimit::max(berth_build::MAX_SOURCE_BYTES)),
+        )
+        .fallback(not_found)
         .with_state(state)
 }
 

@@ -9,6 +9,10 @@ pub const INDEX: &str = "io.berth.index";
 pub const GENERATION: &str = "io.berth.generation";
 pub const DYNO: &str = "io.berth.dyno";
 
+/// Labels of images built by Berth (distinct from instance labels on purpose).
+pub const IMAGE_NAMESPACE: &str = "io.berth.image.namespace";
+pub const IMAGE_APP: &str = "io.berth.image.app";
+
 /// The app's private bridge network.
 pub fn network_name(namespace: &str, app: &str) -> String {
     format!("{namespace}-{app}")

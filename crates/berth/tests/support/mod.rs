@@ -190,6 +190,14 @@ impl TestServer {
         for net in self.networks() {
             docker(&["network", "rm", &net]);
         }
+        let images =
+            docker(&["images", "-q", "--filter", &format!("label=io.berth.image.namespace={}", self.namespace)]);
+        let images: Vec<String> = String::from_utf8_lossy(&images.stdout).lines().map(str::to_string).collect();
+        if !images.is_empty() {
+            let mut args = vec!["rmi", "-f"];
+            args.extend(images.iter().map(String::as_str));
+            docker(&args);
+        }
     }
 }
 
