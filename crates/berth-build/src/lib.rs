@@ -1,21 +1,23 @@
 //! Source → image. A build takes an uncompressed tar of the app's source (from
-//! `git archive` or an upload), checks it ([`SourceArchive`]), decides how to
-//! build it, and produces an image plus the release's process types.
-//!
-//! Today: sources with a `Dockerfile` are built as is by the engine. Buildpack
-//! builds (Heroku buildpack API on the build stack) are the next step.
+//! `git archive` or an upload), checks it ([`SourceArchive`]), and builds it:
+//! with its own `Dockerfile` when it has one, otherwise with buildpacks on the
+//! build stack ([`buildpacks`]). It never talks to the store.
 
 mod archive;
-
-use std::collections::BTreeMap;
+pub mod buildpacks;
 
 use berth_core::procfile::{parse_procfile, ProcfileError};
 use berth_core::ProcessTypes;
-use berth_runtime::{Runtime, RuntimeError};
+use berth_runtime::RuntimeError;
 use thiserror::Error;
 use tokio::sync::mpsc::UnboundedSender;
 
 pub use archive::{ArchiveError, SourceArchive, MAX_SOURCE_BYTES};
+pub use buildpacks::BuildpackJob;
+
+/// Image label holding the release's process types (JSON), so a rebuilt-from-
+/// cache deploy of the same source knows them without compiling again.
+pub const PROCESS_TYPES_LABEL: &str = "io.berth.image.process-types";
 
 #[derive(Debug, Error)]
 pub enum BuildError {
@@ -23,16 +25,21 @@ pub enum BuildError {
     Archive(#[from] ArchiveError),
     #[error(transparent)]
     Procfile(#[from] ProcfileError),
-    #[error("no Dockerfile found: buildpack builds are not supported yet; add a Dockerfile (e.g. `FROM berth/stack:trixie`) to the root of the repo")]
-    NoBuildMethod,
+    #[error("buildpack compile failed (exit code {0})")]
+    CompileFailed(i64),
+    #[error("no process types: add a Procfile (e.g. `web: python3 app.py`) so Berth knows what to run")]
+    NoProcessTypes,
+    #[error("{0}")]
+    Io(String),
     #[error("{0}")]
     Runtime(#[from] RuntimeError),
 }
 
 /// How a source tree becomes an image.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BuildMethod {
     Dockerfile,
+    Buildpacks,
 }
 
 /// What a successful build hands to the release.
@@ -44,47 +51,72 @@ pub struct BuiltImage {
     pub built: bool,
 }
 
-pub fn detect(source: &SourceArchive) -> Result<BuildMethod, BuildError> {
+pub fn detect(source: &SourceArchive) -> BuildMethod {
     if source.contains_file("Dockerfile") {
-        Ok(BuildMethod::Dockerfile)
+        BuildMethod::Dockerfile
     } else {
-        Err(BuildError::NoBuildMethod)
+        BuildMethod::Buildpacks
     }
 }
 
-/// The release's process types: the Procfile's, or `web` running the image's
-/// own command when there is no Procfile.
-pub fn process_types(source: &SourceArchive) -> Result<ProcessTypes, BuildError> {
+/// The Procfile's process types, if the source has a Procfile.
+pub fn procfile(source: &SourceArchive) -> Result<Option<ProcessTypes>, BuildError> {
     match source.read_file("Procfile")? {
-        Some(text) => {
-            let text = String::from_utf8_lossy(&text);
-            let types = parse_procfile(&text)?;
-            Ok(if types.is_empty() { ProcessTypes::from([("web".into(), String::new())]) } else { types })
-        }
-        None => Ok(ProcessTypes::from([("web".into(), String::new())])),
+        Some(text) => Ok(Some(parse_procfile(&String::from_utf8_lossy(&text))?)),
+        None => Ok(None),
     }
 }
 
 /// Builds `source` into the image `tag`, reusing it if it already exists (the
-/// tag names the exact source revision). Output lines go to `progress`.
+/// tag names the exact source tree). Output lines go to `progress`.
 pub async fn build(
-    runtime: &dyn Runtime,
+    job: &BuildpackJob<'_>,
     source: SourceArchive,
     tag: &str,
-    labels: &BTreeMap<String, String>,
     progress: UnboundedSender<String>,
 ) -> Result<BuiltImage, BuildError> {
-    let method = detect(&source)?;
-    let process_types = process_types(&source)?;
-    if runtime.image_exists(tag).await? {
+    let runtime = job.runtime;
+    let method = detect(&source);
+    let procfile = procfile(&source)?;
+    if let Some(labels) = runtime.image_labels(tag).await? {
         let _ = progress.send(format!("-----> Image {tag} already built for this source; reusing it"));
+        let process_types = labels
+            .get(PROCESS_TYPES_LABEL)
+            .and_then(|json| serde_json::from_str(json).ok())
+            .or(procfile)
+            .unwrap_or_else(image_default_web);
         return Ok(BuiltImage { image: tag.to_string(), process_types, built: false });
     }
-    match method {
+    let mut labels = job.labels.clone();
+    let process_types = match method {
         BuildMethod::Dockerfile => {
             let _ = progress.send("-----> Building Dockerfile".to_string());
-            runtime.build_image(source.into_tar(), tag, labels, progress).await?;
+            let process_types = procfile.filter(|p| !p.is_empty()).unwrap_or_else(image_default_web);
+            labels.insert(PROCESS_TYPES_LABEL.into(), json(&process_types));
+            runtime.build_image(source.into_tar(), tag, &labels, progress).await?;
+            process_types
         }
-    }
+        BuildMethod::Buildpacks => {
+            let slug = job.compile(source, progress.clone()).await?;
+            // The Procfile wins; buildpack defaults fill in the rest (Heroku's rule).
+            let mut process_types = slug.default_process_types;
+            process_types.extend(procfile.unwrap_or_default());
+            if process_types.is_empty() {
+                return Err(BuildError::NoProcessTypes);
+            }
+            labels.insert(PROCESS_TYPES_LABEL.into(), json(&process_types));
+            buildpacks::build_run_image(runtime, &slug.dir, tag, &labels, progress).await?;
+            process_types
+        }
+    };
     Ok(BuiltImage { image: tag.to_string(), process_types, built: true })
+}
+
+/// `web` running the image's own command (Dockerfile apps without a Procfile).
+fn image_default_web() -> ProcessTypes {
+    ProcessTypes::from([("web".into(), String::new())])
+}
+
+fn json(types: &ProcessTypes) -> String {
+    serde_json::to_string(types).unwrap_or_default()
 }

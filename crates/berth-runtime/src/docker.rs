@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bollard::container::{
-    Config, CreateContainerOptions, ListContainersOptions, NetworkingConfig, RemoveContainerOptions,
-    StartContainerOptions, StopContainerOptions,
+    Config, CreateContainerOptions, ListContainersOptions, LogsOptions, NetworkingConfig, RemoveContainerOptions,
+    StartContainerOptions, StopContainerOptions, WaitContainerOptions,
 };
 use bollard::errors::Error as BollardError;
 use bollard::image::BuildImageOptions;
@@ -17,7 +17,7 @@ use bollard::Docker;
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 
-use crate::{Instance, InstanceSpec, InstanceState, Result, Runtime, RuntimeError};
+use crate::{Instance, InstanceSpec, InstanceState, JobSpec, Result, Runtime, RuntimeError};
 
 #[derive(Clone)]
 pub struct DockerRuntime {
@@ -99,6 +99,14 @@ impl Runtime for DockerRuntime {
         match self.docker.inspect_image(image).await {
             Ok(_) => Ok(true),
             Err(e) if status_code(&e) == Some(404) => Ok(false),
+            Err(e) => Err(engine(e)),
+        }
+    }
+
+    async fn image_labels(&self, image: &str) -> Result<Option<BTreeMap<String, String>>> {
+        match self.docker.inspect_image(image).await {
+            Ok(inspect) => Ok(Some(inspect.config.and_then(|c| c.labels).unwrap_or_default().into_iter().collect())),
+            Err(e) if status_code(&e) == Some(404) => Ok(None),
             Err(e) => Err(engine(e)),
         }
     }
@@ -246,5 +254,70 @@ impl Runtime for DockerRuntime {
             let _ = progress.send(pending);
         }
         Ok(())
+    }
+
+    async fn run_job(&self, spec: &JobSpec, output: tokio::sync::mpsc::UnboundedSender<String>) -> Result<i64> {
+        let memory = i64::try_from(spec.memory_bytes).unwrap_or(i64::MAX);
+        let binds = spec
+            .binds
+            .iter()
+            .map(|(host, guest, ro)| format!("{host}:{guest}:{}", if *ro { "ro" } else { "rw" }))
+            .collect();
+        let config = Config {
+            image: Some(spec.image.clone()),
+            cmd: Some(spec.command.clone()),
+            env: Some(spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+            user: Some(spec.user.clone()),
+            labels: Some(spec.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+            host_config: Some(HostConfig {
+                binds: Some(binds),
+                memory: Some(memory),
+                memory_swap: Some(memory),
+                network_mode: Some("host".to_string()),
+                init: Some(true),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let options = CreateContainerOptions { name: spec.name.clone(), platform: None };
+        let created = match self.docker.create_container(Some(options), config).await {
+            Ok(c) => c,
+            Err(e) if status_code(&e) == Some(404) => return Err(RuntimeError::ImageNotFound(spec.image.clone())),
+            Err(e) => return Err(engine(e)),
+        };
+        let id = created.id;
+        let result = tokio::time::timeout(spec.timeout, self.follow_job(&id, output)).await;
+        let _ = self.remove(&id).await;
+        match result {
+            Ok(code) => code,
+            Err(_) => Err(RuntimeError::Timeout(spec.timeout)),
+        }
+    }
+}
+
+impl DockerRuntime {
+    async fn follow_job(&self, id: &str, output: tokio::sync::mpsc::UnboundedSender<String>) -> Result<i64> {
+        self.start(id).await?;
+        let options = LogsOptions::<String> { follow: true, stdout: true, stderr: true, ..Default::default() };
+        let mut logs = self.docker.logs(id, Some(options));
+        let mut pending = String::new();
+        while let Some(item) = logs.next().await {
+            let Ok(chunk) = item else { break };
+            pending.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+            while let Some(pos) = pending.find('\n') {
+                let line: String = pending.drain(..=pos).collect();
+                let _ = output.send(line.trim_end().to_string());
+            }
+        }
+        if !pending.is_empty() {
+            let _ = output.send(pending);
+        }
+        let mut wait = self.docker.wait_container(id, None::<WaitContainerOptions<String>>);
+        match wait.next().await {
+            Some(Ok(response)) => Ok(response.status_code),
+            Some(Err(BollardError::DockerContainerWaitError { code, .. })) => Ok(code),
+            Some(Err(e)) => Err(engine(e)),
+            None => Err(RuntimeError::Engine(format!("no exit status for job {id}"))),
+        }
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::Utc;
 
-use crate::{Instance, InstanceSpec, InstanceState, Result, Runtime, RuntimeError};
+use crate::{Instance, InstanceSpec, InstanceState, JobSpec, Result, Runtime, RuntimeError};
 
 #[derive(Default)]
 pub struct FakeRuntime {
@@ -75,6 +75,11 @@ impl Runtime for FakeRuntime {
 
     async fn image_exists(&self, image: &str) -> Result<bool> {
         Ok(self.inner.lock().unwrap().images.iter().any(|i| i == image))
+    }
+
+    async fn image_labels(&self, image: &str) -> Result<Option<BTreeMap<String, String>>> {
+        let exists = self.inner.lock().unwrap().images.iter().any(|i| i == image);
+        Ok(exists.then(BTreeMap::new))
     }
 
     async fn run(&self, spec: &InstanceSpec) -> Result<String> {
@@ -148,5 +153,10 @@ impl Runtime for FakeRuntime {
         let _ = progress.send(format!("fake build of {tag}"));
         self.inner.lock().unwrap().images.push(tag.to_string());
         Ok(())
+    }
+
+    async fn run_job(&self, spec: &JobSpec, output: tokio::sync::mpsc::UnboundedSender<String>) -> Result<i64> {
+        let _ = output.send(format!("fake job {}", spec.name));
+        Ok(0)
     }
 }

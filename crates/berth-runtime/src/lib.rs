@@ -31,6 +31,8 @@ pub enum RuntimeError {
     Engine(String),
     #[error("image build failed: {0}")]
     BuildFailed(String),
+    #[error("job timed out after {0:?}")]
+    Timeout(Duration),
 }
 
 pub type Result<T, E = RuntimeError> = std::result::Result<T, E>;
@@ -78,6 +80,24 @@ impl InstanceState {
     }
 }
 
+/// A run-to-completion container (a build step): its output is streamed and
+/// the container is removed afterwards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobSpec {
+    pub name: String,
+    pub image: String,
+    pub command: Vec<String>,
+    pub env: Vec<(String, String)>,
+    /// `uid[:gid]` or a user name.
+    pub user: String,
+    /// (host path, container path, read-only)
+    pub binds: Vec<(String, String, bool)>,
+    pub labels: BTreeMap<String, String>,
+    pub memory_bytes: u64,
+    /// Killed (and reported as a failure) after this long.
+    pub timeout: Duration,
+}
+
 /// An instance as the engine reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Instance {
@@ -107,6 +127,8 @@ pub trait Runtime: Send + Sync + 'static {
     /// Names of networks carrying all these labels.
     async fn list_networks(&self, labels: &[(&str, &str)]) -> Result<Vec<String>>;
     async fn image_exists(&self, image: &str) -> Result<bool>;
+    /// The labels of a local image, or `None` when it does not exist.
+    async fn image_labels(&self, image: &str) -> Result<Option<BTreeMap<String, String>>>;
     /// Creates and starts an instance; returns its id.
     async fn run(&self, spec: &InstanceSpec) -> Result<String>;
     async fn start(&self, id: &str) -> Result<()>;
@@ -125,6 +147,9 @@ pub trait Runtime: Send + Sync + 'static {
         labels: &BTreeMap<String, String>,
         progress: tokio::sync::mpsc::UnboundedSender<String>,
     ) -> Result<()>;
+    /// Runs a job to completion on the host network, sending each output line
+    /// to `output`; returns its exit code. The container is always removed.
+    async fn run_job(&self, spec: &JobSpec, output: tokio::sync::mpsc::UnboundedSender<String>) -> Result<i64>;
     /// Whether something accepts TCP connections at an instance address within `timeout`.
     async fn accepts_tcp(&self, addr: SocketAddr, timeout: Duration) -> bool;
 }

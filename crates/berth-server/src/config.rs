@@ -23,6 +23,8 @@ pub struct ServerConfig {
     pub boot_wait: Duration,
     /// The port app processes listen on inside their containers (`PORT`).
     pub app_port: u16,
+    /// A build (compile + image) taking longer than this fails.
+    pub build_timeout: Duration,
 }
 
 impl ServerConfig {
@@ -37,6 +39,7 @@ impl ServerConfig {
             stop_grace: Duration::from_secs(10),
             boot_wait: Duration::from_secs(30),
             app_port: 5000,
+            build_timeout: Duration::from_secs(15 * 60),
         }
     }
 }

@@ -13,7 +13,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use berth_build::{SourceArchive, MAX_SOURCE_BYTES};
+use berth_build::{BuildpackJob, SourceArchive, MAX_SOURCE_BYTES};
 use berth_store::{AppRecord, NewRelease};
 use serde::Deserialize;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
@@ -132,7 +132,21 @@ async fn source_deploy(
             }
         })
     };
-    let built = berth_build::build(state.runtime.as_ref(), source, &tag, &build_labels, build_tx).await;
+    let work_dir = state.config.data_dir.join("builds").join(format!("{}-{}", app.name, &rev[..12]));
+    let config = state.store.current_release(&app.id).await.map_err(|e| e.to_string())?.config;
+    let job = BuildpackJob {
+        runtime: state.runtime.as_ref(),
+        work_dir: work_dir.clone(),
+        cache_dir: state.config.data_dir.join("cache").join(&app.name),
+        buildpacks_dir: state.config.data_dir.join("buildpacks"),
+        env: config,
+        job_name: format!("{}-{}-build-{}", state.config.namespace, app.name, short),
+        labels: build_labels,
+        timeout: state.config.build_timeout,
+        memory_bytes: 2 * 1024 * 1024 * 1024,
+    };
+    let built = berth_build::build(&job, source, &tag, build_tx).await;
+    let _ = tokio::fs::remove_dir_all(&work_dir).await;
     let _ = forward.await;
     let built = built.map_err(|e| format!("Build failed: {e}\nThe running release is unchanged."))?;
     say(format!("-----> Build succeeded ({:.1}s)", started.elapsed().as_secs_f64()));

@@ -51,6 +51,7 @@ pub async fn run(config: ServerConfig) -> Result<(), ServerError> {
     let cipher = Cipher::load_or_create(&data_dir.join("secret.key"))?;
     let store = Store::open(&data_dir.join("berth.db"), cipher).await?;
     let new_token = auth::bootstrap_admin(&store, &data_dir).await?;
+    berth_build::buildpacks::install_builtin(&data_dir.join("buildpacks")).map_err(dir_error)?;
     let runtime: Arc<dyn Runtime> = Arc::new(DockerRuntime::connect().await?);
 
     let api_listener = TcpListener::bind(config.api_listen).await.map_err(|source| ServerError::Listen {

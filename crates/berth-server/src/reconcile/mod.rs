@@ -23,6 +23,9 @@ use tokio::sync::{Mutex, Notify};
 use crate::config::ServerConfig;
 use plan::{plan, Slot};
 
+/// Sources `/app/.profile.d/*.sh`, then runs the command given as `$0`.
+const PROFILE_WRAPPER: &str = r#"for f in /app/.profile.d/*.sh; do [ -r "$f" ] && . "$f"; done; exec /bin/sh -c "$0""#;
+
 pub struct Reconciler {
     store: Store,
     runtime: Arc<dyn Runtime>,
@@ -358,8 +361,12 @@ impl Reconciler {
         let (entrypoint, command) = if command.trim().is_empty() {
             (None, None)
         } else {
-            // Procfile semantics: the command runs through a shell, replacing the image's entrypoint.
-            (Some(vec!["/bin/sh".to_string(), "-c".to_string()]), Some(vec![command.to_string()]))
+            // Procfile semantics: the command runs through a shell, replacing the image's
+            // entrypoint, after sourcing the slug's `.profile.d` scripts (Heroku's rule).
+            (
+                Some(vec!["/bin/sh".to_string(), "-c".to_string(), PROFILE_WRAPPER.to_string()]),
+                Some(vec![command.to_string()]),
+            )
         };
         InstanceSpec {
             name: labels::container_name(&self.config.namespace, &app.name, &dyno),

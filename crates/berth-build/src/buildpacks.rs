@@ -1,0 +1,239 @@
+//! Buildpack builds (the Heroku buildpack API) on the build stack.
+//!
+//! The source is unpacked into a host work dir that a build container from
+//! `berth/stack:trixie-build` mounts at `/app` — the path the app runs at — so
+//! absolute paths (venvs, node_modules/.bin) stay valid. Buildpacks are tried in
+//! order (`bin/detect`); the first match compiles (`bin/compile /app /cache
+//! /env`, as uid 1000) and `bin/release` names default process types. The
+//! result (the slug) is copied into an image built FROM `berth/stack:trixie`.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use berth_core::ProcessTypes;
+use berth_runtime::{JobSpec, Runtime};
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::{BuildError, SourceArchive};
+
+pub const BUILD_IMAGE: &str = "berth/stack:trixie-build";
+pub const RUN_IMAGE: &str = "berth/stack:trixie";
+/// Detection order of the built-in buildpacks.
+pub const BUILTIN_ORDER: &[&str] = &["python", "nodejs", "go", "static", "procfile"];
+const APP_UID: u32 = 1000;
+const HOST_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+static EMBEDDED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/buildpacks.tar"));
+
+/// Writes the built-in buildpacks (embedded in the binary) to `dest`, replacing
+/// what is there, so the server always runs the buildpacks it was built with.
+pub fn install_builtin(dest: &Path) -> io::Result<()> {
+    if dest.exists() {
+        std::fs::remove_dir_all(dest)?;
+    }
+    std::fs::create_dir_all(dest)?;
+    let mut archive = tar::Archive::new(EMBEDDED);
+    archive.set_preserve_permissions(true);
+    archive.unpack(dest)
+}
+
+/// Where and how a buildpack build runs.
+pub struct BuildpackJob<'a> {
+    pub runtime: &'a dyn Runtime,
+    /// Scratch dir on the host for this build (removed by the caller).
+    pub work_dir: PathBuf,
+    /// Per-app cache dir on the host, kept between builds.
+    pub cache_dir: PathBuf,
+    /// Host dir holding the buildpack directories.
+    pub buildpacks_dir: PathBuf,
+    /// Config vars, given to buildpacks as ENV_DIR files.
+    pub env: BTreeMap<String, String>,
+    pub job_name: String,
+    pub labels: BTreeMap<String, String>,
+    pub timeout: Duration,
+    pub memory_bytes: u64,
+}
+
+/// A compiled app: the slug dir on the host and what `bin/release` proposed.
+pub struct Slug {
+    pub dir: PathBuf,
+    pub default_process_types: ProcessTypes,
+}
+
+const BUILD_SCRIPT: &str = r#"set -eo pipefail
+chosen=""
+for bp in $BERTH_BUILDPACKS; do
+  if name=$(/buildpacks/$bp/bin/detect /app 2>/dev/null); then chosen=$bp; break; fi
+done
+if [ -z "$chosen" ]; then
+  echo " !     No buildpack detected this app."
+  echo " !     Add a requirements.txt, package.json, go.mod, index.html, a Procfile or a Dockerfile."
+  exit 64
+fi
+echo "-----> ${name:-$chosen} app detected"
+/buildpacks/$chosen/bin/compile /app /cache /env
+if [ -x /buildpacks/$chosen/bin/release ]; then /buildpacks/$chosen/bin/release /app > /out/release.yml; fi
+"#;
+
+impl BuildpackJob<'_> {
+    pub async fn compile(&self, source: SourceArchive, progress: UnboundedSender<String>) -> Result<Slug, BuildError> {
+        let io_err = |what: &str, e: io::Error| BuildError::Io(format!("{what}: {e}"));
+        let app_dir = self.work_dir.join("app");
+        let env_dir = self.work_dir.join("env");
+        let out_dir = self.work_dir.join("out");
+        for dir in [&app_dir, &env_dir, &out_dir, &self.cache_dir] {
+            std::fs::create_dir_all(dir).map_err(|e| io_err("creating build dirs", e))?;
+        }
+        let tar = source.into_tar();
+        let mut archive = tar::Archive::new(tar.as_slice());
+        // The archive was checked (no traversal, no links out, no devices).
+        archive.unpack(&app_dir).map_err(|e| io_err("unpacking the source", e))?;
+        for (key, value) in &self.env {
+            std::fs::write(env_dir.join(key), value).map_err(|e| io_err("writing ENV_DIR", e))?;
+        }
+        for dir in [&app_dir, &env_dir, &out_dir, &self.cache_dir] {
+            chown_tree(dir).map_err(|e| io_err("handing the build dirs to the build user", e))?;
+        }
+
+        let bind = |host: &Path, guest: &str, ro: bool| (host.display().to_string(), guest.to_string(), ro);
+        let mut binds = vec![
+            bind(&app_dir, "/app", false),
+            bind(&self.cache_dir, "/cache", false),
+            bind(&env_dir, "/env", true),
+            bind(&out_dir, "/out", false),
+            bind(&self.buildpacks_dir, "/buildpacks", true),
+        ];
+        // Builds verify TLS with the host's CA bundle (TLS-intercepting proxies).
+        if Path::new(HOST_CA_BUNDLE).exists() {
+            binds.push(bind(Path::new(HOST_CA_BUNDLE), HOST_CA_BUNDLE, true));
+        }
+        let env = [
+            ("HOME", "/app"),
+            ("STACK", "trixie"),
+            ("BERTH_BUILDPACKS", &BUILTIN_ORDER.join(" ")),
+            ("SSL_CERT_FILE", HOST_CA_BUNDLE),
+            ("PIP_CERT", HOST_CA_BUNDLE),
+            ("REQUESTS_CA_BUNDLE", HOST_CA_BUNDLE),
+            ("NODE_EXTRA_CA_CERTS", HOST_CA_BUNDLE),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let spec = JobSpec {
+            name: self.job_name.clone(),
+            image: BUILD_IMAGE.to_string(),
+            command: vec!["/bin/bash".into(), "-c".into(), BUILD_SCRIPT.into()],
+            env,
+            user: format!("{APP_UID}:{APP_UID}"),
+            binds,
+            labels: self.labels.clone(),
+            memory_bytes: self.memory_bytes,
+            timeout: self.timeout,
+        };
+        let code = self.runtime.run_job(&spec, progress).await?;
+        if code != 0 {
+            return Err(BuildError::CompileFailed(code));
+        }
+        let release = std::fs::read_to_string(out_dir.join("release.yml")).unwrap_or_default();
+        Ok(Slug { dir: app_dir, default_process_types: parse_release_yaml(&release) })
+    }
+}
+
+/// Makes the run image: the slug copied to /app on the run stack, owned by `app`.
+pub async fn build_run_image(
+    runtime: &dyn Runtime,
+    slug: &Path,
+    tag: &str,
+    labels: &BTreeMap<String, String>,
+    progress: UnboundedSender<String>,
+) -> Result<(), BuildError> {
+    let dockerfile = format!(
+        "FROM {RUN_IMAGE}\nCOPY --chown={APP_UID}:{APP_UID} app/ /app/\nUSER {APP_UID}\nWORKDIR /app\nENV HOME=/app\n"
+    );
+    let mut context = tar::Builder::new(Vec::new());
+    context.follow_symlinks(false);
+    let mut header = tar::Header::new_gnu();
+    header.set_size(dockerfile.len() as u64);
+    header.set_mode(0o644);
+    header.set_cksum();
+    let io_err = |e: io::Error| BuildError::Io(format!("packing the slug: {e}"));
+    context.append_data(&mut header, "Dockerfile", dockerfile.as_bytes()).map_err(io_err)?;
+    context.append_dir_all("app", slug).map_err(io_err)?;
+    let context = context.into_inner().map_err(io_err)?;
+    let _ = progress.send(format!("-----> Compressing... {:.1} MB slug", context.len() as f64 / 1e6));
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    // The image build's own steps are noise here; keep only errors.
+    let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
+    let result = runtime.build_image(context, tag, labels, tx).await;
+    let _ = drain.await;
+    result.map_err(BuildError::from)
+}
+
+/// Reads `default_process_types` from `bin/release` output (a tiny YAML subset:
+/// `default_process_types:` followed by indented `name: command` lines).
+pub fn parse_release_yaml(text: &str) -> ProcessTypes {
+    let mut types = ProcessTypes::new();
+    let mut inside = false;
+    for line in text.lines() {
+        if line.trim().is_empty() || line.trim_start().starts_with('#') || line.trim() == "---" {
+            continue;
+        }
+        let indented = line.starts_with(' ') || line.starts_with('\t');
+        if !indented {
+            inside = line.trim_end() == "default_process_types:";
+            continue;
+        }
+        if inside {
+            if let Some((name, command)) = line.trim().split_once(':') {
+                let command = command.trim().trim_matches(|c| c == '"' || c == '\'');
+                if berth_core::validate_process_type(name.trim()).is_ok() && !command.is_empty() {
+                    types.insert(name.trim().to_string(), command.to_string());
+                }
+            }
+        }
+    }
+    types
+}
+
+fn chown_tree(root: &Path) -> io::Result<()> {
+    std::os::unix::fs::lchown(root, Some(APP_UID), Some(APP_UID))?;
+    if root.is_dir() && !root.is_symlink() {
+        for entry in std::fs::read_dir(root)? {
+            chown_tree(&entry?.path())?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn release_yaml_defaults() {
+        let yaml = "---\naddons: []\ndefault_process_types:\n  web: npm start\n  worker: 'node worker.js'\nconfig_vars:\n  X: y\n";
+        let types = parse_release_yaml(yaml);
+        assert_eq!(types.len(), 2);
+        assert_eq!(types["web"], "npm start");
+        assert_eq!(types["worker"], "node worker.js");
+        assert!(parse_release_yaml("").is_empty());
+        assert!(parse_release_yaml("default_process_types: {}\n").is_empty());
+    }
+
+    #[test]
+    fn builtin_buildpacks_are_embedded_and_install() {
+        let dir = std::env::temp_dir().join(format!("berth-bp-test-{}", std::process::id()));
+        install_builtin(&dir).unwrap();
+        for name in BUILTIN_ORDER {
+            let detect = dir.join(name).join("bin/detect");
+            if detect.exists() {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = std::fs::metadata(&detect).unwrap().permissions().mode();
+                assert!(mode & 0o111 != 0, "{name}/bin/detect must stay executable");
+            }
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
