@@ -92,6 +92,44 @@ impl Client {
         self.send(Method::DELETE, path, None::<&()>).await
     }
 
+    /// PUTs raw bytes to an absolute URL the API handed out (a source upload URL).
+    pub async fn put_bytes(&self, url: &str, body: Vec<u8>) -> Result<(), CliError> {
+        let response = self
+            .http
+            .put(url)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| CliError::new(format!("uploading the source failed: {}", root_cause(&e))))?;
+        if !response.status().is_success() {
+            let status = response.status();
+            let bytes = response.bytes().await.unwrap_or_default();
+            return Err(api_error(status, &bytes, true));
+        }
+        Ok(())
+    }
+
+    /// GETs an absolute API URL and hands each text chunk to `sink` as it arrives.
+    pub async fn stream_text(&self, url: &str, mut sink: impl FnMut(&str)) -> Result<(), CliError> {
+        let mut request = self.http.get(url);
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        let mut response =
+            request.send().await.map_err(|e| CliError::new(format!("cannot follow the build: {}", root_cause(&e))))?;
+        if !response.status().is_success() {
+            let status = response.status();
+            let bytes = response.bytes().await.unwrap_or_default();
+            return Err(api_error(status, &bytes, true));
+        }
+        while let Some(chunk) =
+            response.chunk().await.map_err(|e| CliError::new(format!("the build output stream broke: {e}")))?
+        {
+            sink(&String::from_utf8_lossy(&chunk));
+        }
+        Ok(())
+    }
+
     async fn send<B: Serialize, T: DeserializeOwned>(
         &self,
         method: Method,

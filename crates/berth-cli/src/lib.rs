@@ -164,17 +164,45 @@ pub enum Command {
         #[command(flatten)]
         app: AppArg,
     },
-    /// Deploy a Docker image that is on the server's engine as a new release
+    /// Deploy a directory (built on the server, like a git push) or, with --image,
+    /// a Docker image that is on the server's engine
     Deploy {
-        /// Image to deploy, e.g. myapp:1.2
-        #[arg(long)]
-        image: String,
-        /// Process type and command, e.g. --process 'worker=python worker.py' (repeatable;
-        /// without it, web runs the image's own entrypoint/cmd)
-        #[arg(long = "process", value_name = "TYPE=COMMAND")]
+        /// Source directory to upload and build (default: .); .gitignore and .slugignore are honoured
+        dir: Option<std::path::PathBuf>,
+        /// Deploy this image instead of building source, e.g. myapp:1.2
+        #[arg(long, conflicts_with = "dir")]
+        image: Option<String>,
+        /// With --image: process type and command, e.g. --process 'worker=python worker.py'
+        /// (repeatable; without `web=…`, web runs the image's own entrypoint/cmd)
+        #[arg(long = "process", value_name = "TYPE=COMMAND", requires = "image")]
         processes: Vec<String>,
         #[command(flatten)]
         app: AppArg,
+    },
+    /// List builds
+    Builds {
+        #[command(flatten)]
+        app: AppArg,
+        #[command(flatten)]
+        json: JsonArg,
+    },
+    /// Show a build and its output (default: the latest)
+    #[command(name = "builds:info")]
+    BuildsInfo {
+        build: Option<String>,
+        #[command(flatten)]
+        app: AppArg,
+        #[command(flatten)]
+        json: JsonArg,
+    },
+    /// Empty the app's build cache (the next build starts from scratch)
+    #[command(name = "builds:cache:purge")]
+    BuildsCachePurge {
+        #[command(flatten)]
+        app: AppArg,
+        /// Repeat the app name to confirm
+        #[arg(long)]
+        confirm: Option<String>,
     },
     /// Store an API URL and token for later commands
     Login {

@@ -1,11 +1,13 @@
-//! Source deploys: a source archive becomes an image, a release, and running
-//! instances, with Heroku-style progress lines streamed to the pusher.
+//! Source deploys: a source archive becomes a build, an image, a release and
+//! running instances, with Heroku-style progress lines streamed as they happen.
 //!
-//! Entry point today: the git `pre-receive` hook posts `git archive` of the
-//! pushed revision to `POST /internal/hooks/build` (authenticated by a per-start
-//! secret only the server's own git backend knows).
+//! Two entry points share [`start_build`]: the git `pre-receive` hook (which
+//! posts `git archive` of the pushed revision to `POST /internal/hooks/build`,
+//! authenticated by a per-start secret only the server's git backend knows),
+//! and the Heroku Build API (`POST /apps/{app}/builds` with an uploaded source).
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,31 +16,278 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use berth_build::{BuildpackJob, SourceArchive, MAX_SOURCE_BYTES};
-use berth_store::{AppRecord, NewRelease};
+use berth_store::{AppRecord, BuildRecord, NewRelease};
+use futures_util::Stream;
 use serde::Deserialize;
-use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
-use tokio::sync::Mutex;
+use tokio::sync::{watch, Mutex};
 
 use crate::reconcile::labels;
 use crate::state::AppState;
 
-/// The last line of a build stream: the hook turns it into its exit code.
+/// The last line of a hook build stream: the hook turns it into its exit code.
 pub const RESULT_OK: &str = "__BERTH_RESULT__ ok";
 pub const RESULT_FAILED: &str = "__BERTH_RESULT__ failed";
 
-/// How long a push waits for the new release to serve before reporting.
+/// How long a deploy waits for the new release to serve before reporting.
 const LAUNCH_WAIT: Duration = Duration::from_secs(60);
 
-/// One build at a time per app; pushes to the same app queue up here.
+/// The output of a running build: kept in memory while it runs, so any number
+/// of clients can replay and follow it; saved to the store when it ends.
+pub struct LiveOutput {
+    lines: std::sync::Mutex<Vec<String>>,
+    version: watch::Sender<usize>,
+    done: AtomicBool,
+    succeeded: AtomicBool,
+}
+
+impl LiveOutput {
+    fn new() -> Arc<Self> {
+        Arc::new(Self {
+            lines: std::sync::Mutex::new(Vec::new()),
+            version: watch::channel(0).0,
+            done: AtomicBool::new(false),
+            succeeded: AtomicBool::new(false),
+        })
+    }
+
+    pub fn push(&self, line: impl Into<String>) {
+        let mut lines = self.lines.lock().unwrap();
+        lines.push(line.into());
+        let len = lines.len();
+        drop(lines);
+        self.version.send_replace(len);
+    }
+
+    fn finish(&self, succeeded: bool) {
+        self.succeeded.store(succeeded, Ordering::SeqCst);
+        self.done.store(true, Ordering::SeqCst);
+        self.version.send_modify(|v| *v += 1);
+    }
+
+    pub fn succeeded(&self) -> bool {
+        self.succeeded.load(Ordering::SeqCst)
+    }
+
+    fn text(&self) -> String {
+        let lines = self.lines.lock().unwrap();
+        let mut text = lines.join("\n");
+        text.push('\n');
+        text
+    }
+
+    /// All lines so far, then new ones as they come, until the build ends.
+    pub fn follow(self: Arc<Self>) -> impl Stream<Item = String> + Send {
+        let rx = self.version.subscribe();
+        futures_util::stream::unfold((self, rx, 0usize, false), |(out, mut rx, idx, ended)| async move {
+            if ended {
+                return None;
+            }
+            loop {
+                rx.borrow_and_update();
+                let (chunk, done) = {
+                    let lines = out.lines.lock().unwrap();
+                    (lines[idx..].to_vec(), out.done.load(Ordering::SeqCst))
+                };
+                if !chunk.is_empty() || done {
+                    let next = idx + chunk.len();
+                    let mut text = chunk.join("\n");
+                    if !chunk.is_empty() {
+                        text.push('\n');
+                    }
+                    return Some((text, (out, rx, next, done)));
+                }
+                if rx.changed().await.is_err() {
+                    return None;
+                }
+            }
+        })
+    }
+}
+
+/// Builds in flight (for output streaming) and one lock per app: pushes to the
+/// same app queue up, different apps build side by side.
 #[derive(Default)]
-pub struct BuildLocks {
+pub struct Builds {
+    live: std::sync::Mutex<HashMap<String, Arc<LiveOutput>>>,
     locks: std::sync::Mutex<HashMap<String, Arc<Mutex<()>>>>,
 }
 
-impl BuildLocks {
-    fn for_app(&self, app: &str) -> Arc<Mutex<()>> {
+impl Builds {
+    fn lock_for(&self, app: &str) -> Arc<Mutex<()>> {
         Arc::clone(self.locks.lock().unwrap().entry(app.to_string()).or_default())
     }
+
+    pub fn live(&self, build_id: &str) -> Option<Arc<LiveOutput>> {
+        self.live.lock().unwrap().get(build_id).cloned()
+    }
+}
+
+/// What to build: the source and how the release should describe it.
+pub struct BuildRequest {
+    pub app: AppRecord,
+    pub tar: Vec<u8>,
+    /// Commit id (git) or the uploader's version string.
+    pub version: String,
+    /// Content id for image reuse (the git tree), if known.
+    pub content_id: Option<String>,
+    pub user_id: String,
+}
+
+/// Records a build and runs it in the background; returns the record and its live output.
+pub async fn start_build(state: &AppState, request: BuildRequest) -> Result<(BuildRecord, Arc<LiveOutput>), String> {
+    let record = state
+        .store
+        .create_build(&request.app.id, &request.version, &request.user_id)
+        .await
+        .map_err(|e| e.to_string())?;
+    let out = LiveOutput::new();
+    state.builds.live.lock().unwrap().insert(record.id.clone(), Arc::clone(&out));
+    let (state, build_id, task_out) = (state.clone(), record.id.clone(), Arc::clone(&out));
+    tokio::spawn(async move {
+        let result = run_build(&state, &request, &build_id, &task_out).await;
+        let release_id = match &result {
+            Ok(release_id) => Some(release_id.clone()),
+            Err(message) => {
+                for line in message.lines() {
+                    task_out.push(format!(" !     {line}"));
+                }
+                None
+            }
+        };
+        if let Err(e) =
+            state.store.finish_build(&build_id, result.is_ok(), &task_out.text(), release_id.as_deref()).await
+        {
+            tracing::warn!(build = %build_id, error = %e, "could not record the build result");
+        }
+        task_out.finish(result.is_ok());
+        state.builds.live.lock().unwrap().remove(&build_id);
+    });
+    Ok((record, out))
+}
+
+async fn run_build(
+    state: &AppState,
+    request: &BuildRequest,
+    build_id: &str,
+    out: &Arc<LiveOutput>,
+) -> Result<String, String> {
+    let app = &request.app;
+    let lock = state.builds.lock_for(&app.name);
+    let _guard = match lock.try_lock() {
+        Ok(guard) => guard,
+        Err(_) => {
+            out.push("-----> Another build of this app is running; waiting for it to finish...");
+            lock.lock().await
+        }
+    };
+    let started = Instant::now();
+    out.push("-----> Building on the Berth stack");
+    let source = SourceArchive::from_tar(request.tar.clone(), MAX_SOURCE_BYTES).map_err(|e| e.to_string())?;
+    let hex_id = |s: &str| -> Option<String> {
+        (s.len() >= 12 && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_hexdigit())).then(|| s.to_ascii_lowercase())
+    };
+    // Identical sources share an image: by git tree, else by build id (never shared).
+    let content_id = request.content_id.as_deref().and_then(hex_id).unwrap_or_else(|| build_id.replace('-', ""));
+    let tag = format!("{}-{}:{}", state.config.namespace, app.name, &content_id[..12]);
+    // Not the instance labels: containers inherit image labels, and a stray
+    // `docker run` of this image must not look like one of our instances.
+    let build_labels = BTreeMap::from([
+        (labels::IMAGE_NAMESPACE.to_string(), state.config.namespace.clone()),
+        (labels::IMAGE_APP.to_string(), app.name.clone()),
+    ]);
+
+    // Engine and buildpack output is indented under the step headers, as Heroku does.
+    let (build_tx, mut build_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let forward = {
+        let out = Arc::clone(out);
+        tokio::spawn(async move {
+            while let Some(line) = build_rx.recv().await {
+                let shown = if line.starts_with("-----> ") || line.starts_with(" !     ") || line.starts_with("       ")
+                {
+                    line
+                } else {
+                    format!("       {line}")
+                };
+                out.push(shown);
+            }
+        })
+    };
+    let work_dir = state.config.data_dir.join("builds").join(build_id);
+    let config = state.store.current_release(&app.id).await.map_err(|e| e.to_string())?.config;
+    let job = BuildpackJob {
+        runtime: state.runtime.as_ref(),
+        work_dir: work_dir.clone(),
+        cache_dir: cache_dir(state, &app.name),
+        buildpacks_dir: state.config.data_dir.join("buildpacks"),
+        env: config,
+        job_name: format!("{}-{}-build-{}", state.config.namespace, app.name, &build_id[..8]),
+        labels: build_labels,
+        timeout: state.config.build_timeout,
+        memory_bytes: 2 * 1024 * 1024 * 1024,
+    };
+    let built = berth_build::build(&job, source, &tag, build_tx).await;
+    let _ = forward.await;
+    let _ = tokio::fs::remove_dir_all(&work_dir).await;
+    let built = built.map_err(|e| format!("Build failed: {e}\nThe running release is unchanged."))?;
+    out.push(format!("-----> Build succeeded ({:.1}s)", started.elapsed().as_secs_f64()));
+    let types: Vec<&str> = built.process_types.keys().map(String::as_str).collect();
+    out.push(format!("-----> Process types: {}", types.join(", ")));
+
+    let short: String = request.version.chars().take(7).collect();
+    let release = state
+        .store
+        .create_release_from_current(&app.id, |current| {
+            Ok(NewRelease {
+                description: format!("Deploy {short}"),
+                image: Some(built.image.clone()),
+                process_types: built.process_types.clone(),
+                config: current.config.clone(),
+                user_id: request.user_id.clone(),
+            })
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    state.reconciler.trigger();
+    out.push(format!("-----> Launching... released v{}", release.version));
+    wait_for_launch(state, app, release.version, out).await;
+    out.push(format!("       {} deployed to Berth", state.urls.web_url(&app.name)));
+    Ok(release.id)
+}
+
+/// The app's persistent build cache on the host.
+pub fn cache_dir(state: &AppState, app: &str) -> std::path::PathBuf {
+    state.config.data_dir.join("cache").join(app)
+}
+
+/// Waits (bounded) until the release's web instances take traffic.
+async fn wait_for_launch(state: &AppState, app: &AppRecord, version: i64, out: &LiveOutput) {
+    let wanted = match state.store.list_formation(&app.id).await {
+        Ok(formation) => formation.iter().find(|f| f.process_type == "web").map(|f| f.quantity).unwrap_or(0),
+        Err(_) => 0,
+    };
+    if wanted == 0 {
+        return;
+    }
+    let version_label = version.to_string();
+    let deadline = Instant::now() + LAUNCH_WAIT;
+    while Instant::now() < deadline {
+        if let Ok(instances) = state.reconciler.instances(app).await {
+            let ready = instances
+                .iter()
+                .filter(|(i, ready)| *ready && i.label(labels::PROCESS) == Some("web"))
+                .filter(|(i, _)| i.label(labels::RELEASE) == Some(version_label.as_str()))
+                .count() as i64;
+            if ready >= wanted {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    out.push(format!(
+        " !     v{version} is not serving yet after {}s; check `berth ps -a {}`",
+        LAUNCH_WAIT.as_secs(),
+        app.name
+    ));
 }
 
 #[derive(Debug, Deserialize)]
@@ -52,6 +301,8 @@ pub struct HookParams {
     user: Option<String>,
 }
 
+/// `POST /internal/hooks/build`: the git hook's build, streamed back as text
+/// ending with a result line.
 pub async fn hook_build(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -62,148 +313,41 @@ pub async fn hook_build(
     if secret.is_empty() || secret != state.hook_secret {
         return (StatusCode::FORBIDDEN, "not a Berth git hook\n").into_response();
     }
-    let (tx, rx) = unbounded_channel::<String>();
-    tokio::spawn(async move {
-        let ok = match source_deploy(&state, &params, body.to_vec(), &tx).await {
-            Ok(()) => true,
-            Err(message) => {
-                for line in message.lines() {
-                    let _ = tx.send(format!(" !     {line}"));
-                }
-                false
-            }
-        };
-        let _ = tx.send(if ok { RESULT_OK } else { RESULT_FAILED }.to_string());
-    });
-    let stream = tokio_stream::wrappers::UnboundedReceiverStream::new(rx)
-        .map(|line| Ok::<_, std::convert::Infallible>(Bytes::from(format!("{line}\n"))));
-    Response::builder()
-        .header("content-type", "text/plain; charset=utf-8")
-        .header("cache-control", "no-cache")
-        .body(Body::from_stream(stream))
-        .expect("static response parts")
-}
-
-use tokio_stream::StreamExt as _;
-
-async fn source_deploy(
-    state: &AppState,
-    params: &HookParams,
-    tar: Vec<u8>,
-    out: &UnboundedSender<String>,
-) -> Result<(), String> {
-    let say = |line: String| {
-        let _ = out.send(line);
+    let app = match state.store.app(&params.app).await {
+        Ok(app) => app,
+        Err(e) => return (StatusCode::NOT_FOUND, format!("{e}\n")).into_response(),
     };
-    let app = state.store.app(&params.app).await.map_err(|e| e.to_string())?;
-    let lock = state.build_locks.for_app(&app.name);
-    let _guard = match lock.try_lock() {
-        Ok(guard) => guard,
-        Err(_) => {
-            say("-----> Another build of this app is running; waiting for it to finish...".into());
-            lock.lock().await
-        }
-    };
-    let started = Instant::now();
-    say("-----> Building on the Berth stack".into());
-    let source = SourceArchive::from_tar(tar, MAX_SOURCE_BYTES).map_err(|e| e.to_string())?;
-    let hex = |s: &str| -> Option<String> {
-        (s.len() >= 12 && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_hexdigit())).then(|| s.to_ascii_lowercase())
-    };
-    let rev = hex(&params.rev).ok_or_else(|| format!("invalid revision {:?}", params.rev))?;
-    let short = &rev[..7];
-    let content_id = params.tree.as_deref().and_then(hex).unwrap_or_else(|| rev.clone());
-    let tag = format!("{}-{}:{}", state.config.namespace, app.name, &content_id[..12]);
-    // Not the instance labels: containers inherit image labels, and a stray
-    // `docker run` of this image must not look like one of our instances.
-    let build_labels = BTreeMap::from([
-        (labels::IMAGE_NAMESPACE.to_string(), state.config.namespace.clone()),
-        (labels::IMAGE_APP.to_string(), app.name.clone()),
-    ]);
-
-    // Engine output is indented under the step headers, as Heroku does.
-    let (build_tx, mut build_rx) = unbounded_channel::<String>();
-    let forward = {
-        let out = out.clone();
-        tokio::spawn(async move {
-            while let Some(line) = build_rx.recv().await {
-                let shown = if line.starts_with("-----> ") { line } else { format!("       {line}") };
-                let _ = out.send(shown);
-            }
-        })
-    };
-    let work_dir = state.config.data_dir.join("builds").join(format!("{}-{}", app.name, &rev[..12]));
-    let config = state.store.current_release(&app.id).await.map_err(|e| e.to_string())?.config;
-    let job = BuildpackJob {
-        runtime: state.runtime.as_ref(),
-        work_dir: work_dir.clone(),
-        cache_dir: state.config.data_dir.join("cache").join(&app.name),
-        buildpacks_dir: state.config.data_dir.join("buildpacks"),
-        env: config,
-        job_name: format!("{}-{}-build-{}", state.config.namespace, app.name, short),
-        labels: build_labels,
-        timeout: state.config.build_timeout,
-        memory_bytes: 2 * 1024 * 1024 * 1024,
-    };
-    let built = berth_build::build(&job, source, &tag, build_tx).await;
-    let _ = tokio::fs::remove_dir_all(&work_dir).await;
-    let _ = forward.await;
-    let built = built.map_err(|e| format!("Build failed: {e}\nThe running release is unchanged."))?;
-    say(format!("-----> Build succeeded ({:.1}s)", started.elapsed().as_secs_f64()));
-    let types: Vec<&str> = built.process_types.keys().map(String::as_str).collect();
-    say(format!("-----> Process types: {}", types.join(", ")));
-
     let user_id = match &params.user {
         Some(email) => state.store.user_by_email(email).await.ok().flatten().map(|u| u.id),
         None => None,
     }
     .unwrap_or_else(|| app.owner_id.clone());
-    let release = state
-        .store
-        .create_release_from_current(&app.id, |current| {
-            Ok(NewRelease {
-                description: format!("Deploy {short}"),
-                image: Some(built.image.clone()),
-                process_types: built.process_types.clone(),
-                config: current.config.clone(),
-                user_id,
-            })
-        })
-        .await
-        .map_err(|e| e.to_string())?;
-    state.reconciler.trigger();
-    say(format!("-----> Launching... released v{}", release.version));
-    wait_for_launch(state, &app, release.version, out).await;
-    say(format!("       {} deployed to Berth", state.urls.web_url(&app.name)));
-    Ok(())
+    let request =
+        BuildRequest { app, tar: body.to_vec(), version: params.rev.clone(), content_id: params.tree.clone(), user_id };
+    let out = match start_build(&state, request).await {
+        Ok((_, out)) => out,
+        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")).into_response(),
+    };
+    let result_out = Arc::clone(&out);
+    let lines = Arc::clone(&out).follow();
+    let result = futures_util::stream::once(async move {
+        if result_out.succeeded() {
+            format!("{RESULT_OK}\n")
+        } else {
+            format!("{RESULT_FAILED}\n")
+        }
+    });
+    let body = futures_util::StreamExt::chain(lines, result);
+    text_stream(body)
 }
 
-/// Waits (bounded) until the release's web instances take traffic.
-async fn wait_for_launch(state: &AppState, app: &AppRecord, version: i64, out: &UnboundedSender<String>) {
-    let wanted = match state.store.list_formation(&app.id).await {
-        Ok(formation) => formation.iter().find(|f| f.process_type == "web").map(|f| f.quantity).unwrap_or(0),
-        Err(_) => 0,
-    };
-    if wanted == 0 {
-        return;
-    }
-    let deadline = Instant::now() + LAUNCH_WAIT;
-    while Instant::now() < deadline {
-        if let Ok(instances) = state.reconciler.instances(app).await {
-            let ready = instances
-                .iter()
-                .filter(|(i, ready)| *ready && i.label(labels::PROCESS) == Some("web"))
-                .filter(|(i, _)| i.label(labels::RELEASE) == Some(version.to_string().as_str()))
-                .count() as i64;
-            if ready >= wanted {
-                return;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let _ = out.send(format!(
-        " !     v{version} is not serving yet after {}s; check `berth ps -a {}`",
-        LAUNCH_WAIT.as_secs(),
-        app.name
-    ));
+/// A streaming `text/plain` response.
+pub fn text_stream(lines: impl Stream<Item = String> + Send + 'static) -> Response {
+    let stream = futures_util::StreamExt::map(lines, |text| Ok::<_, std::convert::Infallible>(Bytes::from(text)));
+    Response::builder()
+        .header("content-type", "text/plain; charset=utf-8")
+        .header("cache-control", "no-cache")
+        .header("x-content-type-options", "nosniff")
+        .body(Body::from_stream(stream))
+        .expect("static response parts")
 }

@@ -52,6 +52,10 @@ pub async fn run(config: ServerConfig) -> Result<(), ServerError> {
     let store = Store::open(&data_dir.join("berth.db"), cipher).await?;
     let new_token = auth::bootstrap_admin(&store, &data_dir).await?;
     berth_build::buildpacks::install_builtin(&data_dir.join("buildpacks")).map_err(dir_error)?;
+    let interrupted = store.fail_interrupted_builds().await?;
+    if interrupted > 0 {
+        tracing::warn!(interrupted, "builds interrupted by the last shutdown were marked failed");
+    }
     let runtime: Arc<dyn Runtime> = Arc::new(DockerRuntime::connect().await?);
 
     let api_listener = TcpListener::bind(config.api_listen).await.map_err(|source| ServerError::Listen {
@@ -103,7 +107,7 @@ pub async fn run(config: ServerConfig) -> Result<(), ServerError> {
         config,
         urls: Arc::new(urls),
         hook_secret: auth::generate_token(),
-        build_locks: Arc::default(),
+        builds: Arc::default(),
     };
     axum::serve(api_listener, api::router(state)).with_graceful_shutdown(shutdown_signal()).await?;
     tracing::info!("server stopped; app containers keep running");

@@ -6,7 +6,7 @@ use berth_runtime::Runtime;
 use berth_store::{AppRecord, Store};
 
 use crate::config::ServerConfig;
-use crate::deploy::BuildLocks;
+use crate::deploy::Builds;
 use crate::error::ApiResult;
 use crate::reconcile::Reconciler;
 use crate::view::Urls;
@@ -20,7 +20,7 @@ pub struct AppState {
     pub urls: Arc<Urls>,
     /// Authenticates the git pre-receive hook to the build endpoint (per start).
     pub hook_secret: String,
-    pub build_locks: Arc<BuildLocks>,
+    pub builds: Arc<Builds>,
 }
 
 impl AppState {

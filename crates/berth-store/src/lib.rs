@@ -22,7 +22,7 @@ use thiserror::Error;
 use tokio::sync::Mutex;
 
 pub use crypto::Cipher;
-pub use models::{AppRecord, FormationRecord, NewRelease, ReleaseRecord, User};
+pub use models::{AppRecord, BuildRecord, FormationRecord, NewRelease, ReleaseRecord, User};
 
 #[derive(Debug, Error)]
 pub enum StoreError {
@@ -403,6 +403,81 @@ impl Store {
         .bind(app_id)
         .bind(process_type)
         .bind(process_type)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+}
+
+const BUILD_SELECT: &str =
+    "SELECT b.id, b.app_id, a.name AS app_name, b.status, b.source_version, b.output, b.release_id,
+     r.version AS release_version, b.user_id, COALESCE(u.email, '') AS user_email, b.created_at, b.updated_at
+     FROM builds b JOIN apps a ON a.id = b.app_id LEFT JOIN releases r ON r.id = b.release_id
+     LEFT JOIN users u ON u.id = b.user_id";
+
+impl Store {
+    // ---- builds -----------------------------------------------------------------
+
+    pub async fn create_build(&self, app_id: &str, source_version: &str, user_id: &str) -> Result<BuildRecord> {
+        let _guard = self.write_lock.lock().await;
+        let id = new_id();
+        let now = Utc::now();
+        sqlx::query(
+            "INSERT INTO builds (id, app_id, status, source_version, user_id, created_at, updated_at)
+             VALUES (?, ?, 'pending', ?, ?, ?, ?)",
+        )
+        .bind(&id)
+        .bind(app_id)
+        .bind(source_version)
+        .bind(user_id)
+        .bind(now)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        drop(_guard);
+        self.build(app_id, &id).await
+    }
+
+    /// Records how a build ended: status, full output, and the release it made.
+    pub async fn finish_build(&self, id: &str, succeeded: bool, output: &str, release_id: Option<&str>) -> Result<()> {
+        let _guard = self.write_lock.lock().await;
+        sqlx::query("UPDATE builds SET status = ?, output = ?, release_id = ?, updated_at = ? WHERE id = ?")
+            .bind(if succeeded { "succeeded" } else { "failed" })
+            .bind(output)
+            .bind(release_id)
+            .bind(Utc::now())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn build(&self, app_id: &str, id: &str) -> Result<BuildRecord> {
+        let row = sqlx::query(&format!("{BUILD_SELECT} WHERE b.app_id = ? AND b.id = ?"))
+            .bind(app_id)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("build {id}")))?;
+        BuildRecord::from_row(&row)
+    }
+
+    pub async fn list_builds(&self, app_id: &str) -> Result<Vec<BuildRecord>> {
+        let rows = sqlx::query(&format!("{BUILD_SELECT} WHERE b.app_id = ? ORDER BY b.created_at"))
+            .bind(app_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(BuildRecord::from_row).collect()
+    }
+
+    /// Builds left `pending` by a server that stopped mid-build.
+    pub async fn fail_interrupted_builds(&self) -> Result<u64> {
+        let _guard = self.write_lock.lock().await;
+        let done = sqlx::query(
+            "UPDATE builds SET status = 'failed', output = output || '\n !     The build was interrupted by a server restart.\n',
+             updated_at = ? WHERE status = 'pending'",
+        )
+        .bind(Utc::now())
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected())

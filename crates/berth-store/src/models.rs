@@ -145,3 +145,38 @@ impl FormationRecord {
         })
     }
 }
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildRecord {
+    pub id: String,
+    pub app_id: String,
+    pub app_name: String,
+    pub status: String,
+    pub source_version: String,
+    pub output: String,
+    pub release_id: Option<String>,
+    pub release_version: Option<i64>,
+    pub user_id: String,
+    pub user_email: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl BuildRecord {
+    pub(crate) fn from_row(row: &SqliteRow) -> Result<Self> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            app_id: row.try_get("app_id")?,
+            app_name: row.try_get("app_name")?,
+            status: row.try_get("status")?,
+            source_version: row.try_get("source_version")?,
+            output: row.try_get("output")?,
+            release_id: row.try_get("release_id")?,
+            release_version: row.try_get("release_version")?,
+            user_id: row.try_get("user_id")?,
+            user_email: row.try_get("user_email")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+        })
+    }
+}

@@ -172,3 +172,23 @@ async fn config_values_never_reach_the_database_file_in_clear() {
     }
     assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()));
 }
+
+#[tokio::test]
+async fn builds_are_recorded_and_interrupted_ones_fail() {
+    let (store, admin) = store().await;
+    let app = store.create_app("web1", &admin.id).await.unwrap();
+    let build = store.create_build(&app.id, "abc1234", &admin.id).await.unwrap();
+    assert_eq!(build.status, "pending");
+    let release = store.create_release_from_current(&app.id, deploy("img:1", &[("web", "")], &admin)).await.unwrap();
+    store.finish_build(&build.id, true, "-----> done\n", Some(&release.id)).await.unwrap();
+    let done = store.build(&app.id, &build.id).await.unwrap();
+    assert_eq!((done.status.as_str(), done.release_version), ("succeeded", Some(2)));
+    assert_eq!(done.output, "-----> done\n");
+
+    let stuck = store.create_build(&app.id, "def5678", &admin.id).await.unwrap();
+    assert_eq!(store.fail_interrupted_builds().await.unwrap(), 1);
+    let stuck = store.build(&app.id, &stuck.id).await.unwrap();
+    assert_eq!(stuck.status, "failed");
+    assert!(stuck.output.contains("interrupted"));
+    assert_eq!(store.list_builds(&app.id).await.unwrap().len(), 2);
+}

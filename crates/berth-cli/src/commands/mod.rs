@@ -2,6 +2,7 @@
 
 mod apps;
 mod auth;
+mod builds;
 mod config;
 mod deploy;
 mod git;
@@ -28,9 +29,13 @@ pub async fn dispatch(client: &Client, command: Command) -> Result<(), CliError>
         Command::Ps { app, json } => ps::list(client, &resolve_app(&app)?, json.json).await,
         Command::PsScale { changes, app } => ps::scale(client, &resolve_app(&app)?, &changes).await,
         Command::PsRestart { target, app } => ps::restart(client, &resolve_app(&app)?, target).await,
-        Command::Deploy { image, processes, app } => {
-            deploy::image(client, &resolve_app(&app)?, &image, &processes).await
-        }
+        Command::Deploy { dir, image, processes, app } => match image {
+            Some(image) => deploy::image(client, &resolve_app(&app)?, &image, &processes).await,
+            None => builds::deploy_dir(client, &resolve_app(&app)?, dir.as_deref()).await,
+        },
+        Command::Builds { app, json } => builds::list(client, &resolve_app(&app)?, json.json).await,
+        Command::BuildsInfo { build, app, json } => builds::info(client, &resolve_app(&app)?, build, json.json).await,
+        Command::BuildsCachePurge { app, confirm } => builds::purge(client, &resolve_app(&app)?, confirm).await,
         Command::Login { token, api_url } => auth::login(client, token, api_url).await,
         Command::Logout => auth::logout(),
         Command::Whoami => auth::whoami(client).await,

@@ -3,6 +3,7 @@
 mod account;
 mod apps;
 mod body;
+mod builds;
 mod config_vars;
 mod dynos;
 mod formation;
@@ -37,12 +38,21 @@ pub fn router(state: AppState) -> Router {
         .route("/apps/{app}/formation/{process_type}", get(formation::show).patch(formation::update_one))
         .route("/apps/{app}/formations/{process_type}", delete(dynos::restart_type))
         .route("/apps/{app}/dynos", get(dynos::list).delete(dynos::restart_all))
+        .route("/apps/{app}/sources", post(builds::create_source))
+        .route("/apps/{app}/builds", get(builds::list).post(builds::create))
+        .route("/apps/{app}/builds/{build}", get(builds::show))
+        .route("/apps/{app}/builds/{build}/output", get(builds::output))
+        .route("/apps/{app}/build-cache", delete(builds::purge_cache))
         .route("/apps/{app}/dynos/{dyno}", get(dynos::show).delete(dynos::restart_one))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         // git smart HTTP and the hook's build upload carry whole source trees.
         .route("/{repo}/info/refs", get(crate::git::handle))
         .route("/{repo}/git-receive-pack", post(crate::git::handle))
         .route("/{repo}/git-upload-pack", post(crate::git::handle))
+        .route(
+            "/sources/{id}",
+            axum::routing::put(builds::put_source).layer(DefaultBodyLimit::max(berth_build::MAX_SOURCE_BYTES)),
+        )
         .route(
             "/internal/hooks/build",
             post(crate::deploy::hook_build).layer(DefaultBodyLimit::max(berth_build::MAX_SOURCE_BYTES)),
