@@ -54,6 +54,28 @@ pub struct BuildpackJob<'a> {
     pub labels: BTreeMap<String, String>,
     pub timeout: Duration,
     pub memory_bytes: u64,
+    /// CA bundle mounted as the build's system bundle (host bundle + extra CAs).
+    pub ca_bundle: PathBuf,
+}
+
+/// Writes the CA bundle builds trust: the host's bundle plus `extra` PEM files
+/// (for TLS-intercepting proxies). Fails on files that hold no certificate.
+pub fn write_ca_bundle(dest: &Path, extra: &[PathBuf]) -> io::Result<()> {
+    let mut bundle = std::fs::read(HOST_CA_BUNDLE).unwrap_or_default();
+    for file in extra {
+        let pem = std::fs::read(file).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", file.display())))?;
+        if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{} holds no PEM certificate (-----BEGIN CERTIFICATE-----)", file.display()),
+            ));
+        }
+        if !bundle.ends_with(b"\n") && !bundle.is_empty() {
+            bundle.push(b'\n');
+        }
+        bundle.extend_from_slice(&pem);
+    }
+    std::fs::write(dest, bundle)
 }
 
 /// A compiled app: the slug dir on the host and what `bin/release` proposed.
@@ -105,9 +127,9 @@ impl BuildpackJob<'_> {
             bind(&out_dir, "/out", false),
             bind(&self.buildpacks_dir, "/buildpacks", true),
         ];
-        // Builds verify TLS with the host's CA bundle (TLS-intercepting proxies).
-        if Path::new(HOST_CA_BUNDLE).exists() {
-            binds.push(bind(Path::new(HOST_CA_BUNDLE), HOST_CA_BUNDLE, true));
+        // Builds verify TLS with the host's CA bundle plus configured extra CAs.
+        if self.ca_bundle.exists() {
+            binds.push(bind(&self.ca_bundle, HOST_CA_BUNDLE, true));
         }
         let env = [
             ("HOME", "/app"),
@@ -220,6 +242,23 @@ mod tests {
         assert_eq!(types["worker"], "node worker.js");
         assert!(parse_release_yaml("").is_empty());
         assert!(parse_release_yaml("default_process_types: {}\n").is_empty());
+    }
+
+    #[test]
+    fn ca_bundle_adds_extra_pems_and_rejects_junk() {
+        let dir = std::env::temp_dir().join(format!("berth-ca-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pem = dir.join("corp.pem");
+        std::fs::write(&pem, "-----BEGIN CERTIFICATE-----\nMIIBcorp\n-----END CERTIFICATE-----\n").unwrap();
+        let bundle = dir.join("bundle.pem");
+        write_ca_bundle(&bundle, std::slice::from_ref(&pem)).unwrap();
+        let text = std::fs::read_to_string(&bundle).unwrap();
+        assert!(text.ends_with("-----END CERTIFICATE-----\n") && text.contains("MIIBcorp"));
+        let junk = dir.join("junk.pem");
+        std::fs::write(&junk, "not a certificate").unwrap();
+        let err = write_ca_bundle(&bundle, &[junk]).unwrap_err().to_string();
+        assert!(err.contains("no PEM certificate"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

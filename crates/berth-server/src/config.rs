@@ -25,6 +25,10 @@ pub struct ServerConfig {
     pub app_port: u16,
     /// A build (compile + image) taking longer than this fails.
     pub build_timeout: Duration,
+    /// Builds running at once; more wait in line.
+    pub max_concurrent_builds: usize,
+    /// Extra CA certificates (PEM files) trusted by builds, on top of the host bundle.
+    pub build_ca_files: Vec<PathBuf>,
 }
 
 impl ServerConfig {
@@ -40,6 +44,8 @@ impl ServerConfig {
             boot_wait: Duration::from_secs(30),
             app_port: 5000,
             build_timeout: Duration::from_secs(15 * 60),
+            max_concurrent_builds: 2,
+            build_ca_files: Vec::new(),
         }
     }
 }

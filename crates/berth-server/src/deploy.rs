@@ -106,13 +106,24 @@ impl LiveOutput {
 
 /// Builds in flight (for output streaming) and one lock per app: pushes to the
 /// same app queue up, different apps build side by side.
-#[derive(Default)]
 pub struct Builds {
     live: std::sync::Mutex<HashMap<String, Arc<LiveOutput>>>,
     locks: std::sync::Mutex<HashMap<String, Arc<Mutex<()>>>>,
+    /// Build slots (`max_concurrent_builds`); builds beyond it queue.
+    slots: Arc<tokio::sync::Semaphore>,
+    queued: std::sync::atomic::AtomicUsize,
 }
 
 impl Builds {
+    pub fn new(max_concurrent: usize) -> Self {
+        Self {
+            live: Default::default(),
+            locks: Default::default(),
+            slots: Arc::new(tokio::sync::Semaphore::new(max_concurrent.max(1))),
+            queued: Default::default(),
+        }
+    }
+
     fn lock_for(&self, app: &str) -> Arc<Mutex<()>> {
         Arc::clone(self.locks.lock().unwrap().entry(app.to_string()).or_default())
     }
@@ -180,6 +191,19 @@ async fn run_build(
             lock.lock().await
         }
     };
+    let _slot = match Arc::clone(&state.builds.slots).try_acquire_owned() {
+        Ok(slot) => slot,
+        Err(_) => {
+            let ahead = state.builds.queued.fetch_add(1, Ordering::SeqCst) + 1;
+            out.push(format!(
+                "-----> All {} build slots are busy; queued at position {ahead}",
+                state.config.max_concurrent_builds
+            ));
+            let slot = Arc::clone(&state.builds.slots).acquire_owned().await;
+            state.builds.queued.fetch_sub(1, Ordering::SeqCst);
+            slot.map_err(|_| "the build queue is closed (server shutting down)".to_string())?
+        }
+    };
     let started = Instant::now();
     out.push("-----> Building on the Berth stack");
     let source = SourceArchive::from_tar(request.tar.clone(), MAX_SOURCE_BYTES).map_err(|e| e.to_string())?;
@@ -224,6 +248,7 @@ async fn run_build(
         labels: build_labels,
         timeout: state.config.build_timeout,
         memory_bytes: 2 * 1024 * 1024 * 1024,
+        ca_bundle: state.config.data_dir.join("build-ca.pem"),
     };
     let built = berth_build::build(&job, source, &tag, build_tx).await;
     let _ = forward.await;

@@ -52,6 +52,8 @@ pub async fn run(config: ServerConfig) -> Result<(), ServerError> {
     let store = Store::open(&data_dir.join("berth.db"), cipher).await?;
     let new_token = auth::bootstrap_admin(&store, &data_dir).await?;
     berth_build::buildpacks::install_builtin(&data_dir.join("buildpacks")).map_err(dir_error)?;
+    berth_build::buildpacks::write_ca_bundle(&data_dir.join("build-ca.pem"), &config.build_ca_files)
+        .map_err(|source| ServerError::DataDir { path: "build CA bundle".into(), source })?;
     let interrupted = store.fail_interrupted_builds().await?;
     if interrupted > 0 {
         tracing::warn!(interrupted, "builds interrupted by the last shutdown were marked failed");
@@ -100,6 +102,7 @@ pub async fn run(config: ServerConfig) -> Result<(), ServerError> {
         data_dir.join("admin.token").display()
     );
 
+    let builds = Arc::new(deploy::Builds::new(config.max_concurrent_builds));
     let state = AppState {
         store,
         runtime,
@@ -107,7 +110,7 @@ pub async fn run(config: ServerConfig) -> Result<(), ServerError> {
         config,
         urls: Arc::new(urls),
         hook_secret: auth::generate_token(),
-        builds: Arc::default(),
+        builds,
     };
     axum::serve(api_listener, api::router(state)).with_graceful_shutdown(shutdown_signal()).await?;
     tracing::info!("server stopped; app containers keep running");

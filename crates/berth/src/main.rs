@@ -45,6 +45,15 @@ struct ServerArgs {
     /// Seconds between SIGTERM and SIGKILL when stopping instances
     #[arg(long, default_value_t = 10)]
     stop_grace: u64,
+    /// Minutes a build may take before it fails
+    #[arg(long, default_value_t = 15)]
+    build_timeout: u64,
+    /// Builds running at once; more wait in line
+    #[arg(long, default_value_t = 2)]
+    max_concurrent_builds: usize,
+    /// Extra CA certificate (PEM) trusted by buildpack builds, e.g. a corporate proxy's (repeatable)
+    #[arg(long = "build-ca-file", value_name = "PEM")]
+    build_ca_files: Vec<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -85,6 +94,9 @@ fn server_config(args: ServerArgs) -> berth_server::ServerConfig {
     config.namespace = args.namespace;
     config.reconcile_interval = Duration::from_secs(args.reconcile_interval.max(1));
     config.stop_grace = Duration::from_secs(args.stop_grace);
+    config.build_timeout = Duration::from_secs(args.build_timeout.max(1) * 60);
+    config.max_concurrent_builds = args.max_concurrent_builds.max(1);
+    config.build_ca_files = args.build_ca_files;
     config
 }
 
