@@ -41,6 +41,14 @@ const HOP_BY_HOP: [HeaderName; 7] = [
     header::TRANSFER_ENCODING,
 ];
 
+/// What a request needs to know about its client connection, computed once per connection.
+struct Conn {
+    /// The client's address, for X-Forwarded-For.
+    client_ip: HeaderValue,
+    /// The listener's port, for X-Forwarded-Port.
+    port: HeaderValue,
+}
+
 pub struct Router {
     table: ArcSwap<RouteTable>,
     client: Client<HttpConnector, UpstreamBody>,
@@ -55,7 +63,6 @@ impl Router {
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(60))
             .pool_max_idle_per_host(512)
-            .http1_writev(false)
             .build(connector);
         Arc::new(Self { table: ArcSwap::from_pointee(RouteTable::new()), client })
     }
@@ -87,15 +94,14 @@ impl Router {
             };
             let _ = stream.set_nodelay(true);
             let router = Arc::clone(&self);
-            let port = port.clone();
+            let conn = Arc::new(Conn { client_ip: header_value(&peer.ip().to_string()), port: port.clone() });
             tokio::spawn(async move {
                 let service = service_fn(move |req| {
                     let router = Arc::clone(&router);
-                    let port = port.clone();
-                    async move { Ok::<_, Infallible>(router.handle(req, peer, port).await) }
+                    let conn = Arc::clone(&conn);
+                    async move { Ok::<_, Infallible>(router.handle(req, &conn).await) }
                 });
-                let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-                builder.http1().writev(false);
+                let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
                 if let Err(e) = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).await {
                     tracing::debug!(error = %e, %peer, "router connection ended with an error");
                 }
@@ -103,7 +109,7 @@ impl Router {
         }
     }
 
-    async fn handle(&self, mut req: Request<Incoming>, peer: SocketAddr, port: HeaderValue) -> Response<ProxyBody> {
+    async fn handle(&self, mut req: Request<Incoming>, conn: &Conn) -> Response<ProxyBody> {
         let request_id = request_id(req.headers());
         let request_id_str = request_id.to_str().unwrap_or("invalid");
         let table = self.table.load();
@@ -124,7 +130,7 @@ impl Router {
             return full(page(StatusCode::SERVICE_UNAVAILABLE, "Application unavailable", &detail, request_id_str));
         }
 
-        prepare_upstream_headers(req.headers_mut(), peer, port, request_id.clone());
+        prepare_upstream_headers(req.headers_mut(), conn, request_id.clone());
         let upgrade = req.headers().contains_key(header::UPGRADE);
         let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
         let (parts, body) = req.into_parts();
@@ -184,9 +190,32 @@ impl Router {
 fn upstream_uri(addr: SocketAddr, path: &PathAndQuery) -> Option<Uri> {
     let mut parts = http::uri::Parts::default();
     parts.scheme = Some(Scheme::HTTP);
-    parts.authority = Some(Authority::from_maybe_shared(Bytes::from(addr.to_string())).ok()?);
+    parts.authority = Some(authority(addr)?);
     parts.path_and_query = Some(path.clone());
     Uri::from_parts(parts).ok()
+}
+
+/// `ip:port` as a URI authority. IPv4 (every backend today) is written by hand:
+/// `Display for Ipv4Addr` costs more than the rest of the request rewrite.
+fn authority(addr: SocketAddr) -> Option<Authority> {
+    let SocketAddr::V4(v4) = addr else {
+        return Authority::from_maybe_shared(Bytes::from(addr.to_string())).ok();
+    };
+    fn decimal(buf: &mut Vec<u8>, n: u16) {
+        let digits = [n / 10000, n / 1000 % 10, n / 100 % 10, n / 10 % 10, n % 10];
+        let first = digits.iter().position(|&d| d != 0).unwrap_or(4);
+        buf.extend(digits[first..].iter().map(|&d| b'0' + d as u8));
+    }
+    let mut buf = Vec::with_capacity(21); // 255.255.255.255:65535
+    for (i, octet) in v4.ip().octets().into_iter().enumerate() {
+        if i > 0 {
+            buf.push(b'.');
+        }
+        decimal(&mut buf, octet.into());
+    }
+    buf.push(b':');
+    decimal(&mut buf, v4.port());
+    Authority::from_maybe_shared(Bytes::from(buf)).ok()
 }
 
 fn full(resp: Response<Full<Bytes>>) -> Response<ProxyBody> {
@@ -235,7 +264,7 @@ fn header_value(s: &str) -> HeaderValue {
     HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
 }
 
-fn prepare_upstream_headers(headers: &mut HeaderMap, peer: SocketAddr, port: HeaderValue, request_id: HeaderValue) {
+fn prepare_upstream_headers(headers: &mut HeaderMap, conn: &Conn, request_id: HeaderValue) {
     let upgrade = headers.get(header::UPGRADE).cloned();
     strip_hop_by_hop(headers);
     if let Some(upgrade) = upgrade {
@@ -243,18 +272,28 @@ fn prepare_upstream_headers(headers: &mut HeaderMap, peer: SocketAddr, port: Hea
         headers.insert(header::UPGRADE, upgrade);
     }
     let forwarded_for = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-        Some(prior) => format!("{prior}, {}", peer.ip()),
-        None => peer.ip().to_string(),
+        Some(prior) => {
+            let mut value = Vec::with_capacity(prior.len() + 2 + conn.client_ip.len());
+            value.extend_from_slice(prior.as_bytes());
+            value.extend_from_slice(b", ");
+            value.extend_from_slice(conn.client_ip.as_bytes());
+            // Takes the buffer over instead of copying it.
+            HeaderValue::from_maybe_shared(Bytes::from(value)).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
+        }
+        None => conn.client_ip.clone(),
     };
-    // From a String: takes the buffer over instead of copying it.
-    let forwarded_for = HeaderValue::try_from(forwarded_for).unwrap_or_else(|_| HeaderValue::from_static("invalid"));
     headers.insert(X_FORWARDED_FOR, forwarded_for);
     headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
-    headers.insert(X_FORWARDED_PORT, port);
+    headers.insert(X_FORWARDED_PORT, conn.port.clone());
     headers.insert(X_REQUEST_ID, request_id);
 }
 
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // Usually there is nothing to strip: a scan that compares names costs less than
+    // hashing each of them for a remove.
+    if !headers.keys().any(|name| *name == header::UPGRADE || HOP_BY_HOP.contains(name)) {
+        return;
+    }
     // Headers named by Connection are hop-by-hop too.
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)

@@ -228,3 +228,49 @@ fn uuid_like() -> String {
     h.write_u32(std::process::id());
     format!("{:016x}", h.finish())
 }
+
+/// Copies a fixture directory tree (files, dirs, symlinks) into `dest`.
+pub fn copy_tree(src: &Path, dest: &Path) {
+    std::fs::create_dir_all(dest).unwrap();
+    for entry in std::fs::read_dir(src).unwrap() {
+        let entry = entry.unwrap();
+        let (from, to) = (entry.path(), dest.join(entry.file_name()));
+        let kind = entry.file_type().unwrap();
+        if kind.is_dir() {
+            copy_tree(&from, &to);
+        } else if kind.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&from).unwrap(), &to).unwrap();
+        } else {
+            std::fs::copy(&from, &to).unwrap();
+        }
+    }
+}
+
+/// A git work tree holding a fixture, committed, with a `berth` remote that
+/// carries the token (as a user would store it in a credential helper).
+pub fn fixture_repo(server: &TestServer, fixture: &str, app: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&repo_root().join("fixtures").join(fixture), dir.path());
+    let url = format!("{}/{app}.git", server.api_url).replacen("http://", &format!("http://git:{}@", server.token), 1);
+    for args in [
+        vec!["init", "-q", "-b", "main"],
+        vec!["add", "-A"],
+        vec!["-c", "user.email=dev@example.com", "-c", "user.name=Dev", "commit", "-q", "-m", "initial"],
+        vec!["remote", "add", "berth", &url],
+    ] {
+        let out = Command::new("git").args(&args).current_dir(dir.path()).output().unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    dir
+}
+
+/// `git push berth main` in `dir`: (success, combined output).
+pub fn git_push(dir: &Path) -> (bool, String) {
+    let out = Command::new("git")
+        .args(["push", "berth", "main"])
+        .current_dir(dir)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .output()
+        .unwrap();
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
