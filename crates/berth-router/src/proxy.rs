@@ -196,26 +196,32 @@ fn upstream_uri(addr: SocketAddr, path: &PathAndQuery) -> Option<Uri> {
 }
 
 /// `ip:port` as a URI authority. IPv4 (every backend today) is written by hand:
-/// `Display for Ipv4Addr` costs more than the rest of the request rewrite.
+/// `Display for Ipv4Addr` costs more than all the rest of the request rewrite.
 fn authority(addr: SocketAddr) -> Option<Authority> {
     let SocketAddr::V4(v4) = addr else {
         return Authority::from_maybe_shared(Bytes::from(addr.to_string())).ok();
     };
-    fn decimal(buf: &mut Vec<u8>, n: u16) {
+    let mut buf = [0u8; 21]; // 255.255.255.255:65535
+    let mut len = 0;
+    let mut push_decimal = |n: u16, sep: Option<u8>| {
         let digits = [n / 10000, n / 1000 % 10, n / 100 % 10, n / 10 % 10, n % 10];
         let first = digits.iter().position(|&d| d != 0).unwrap_or(4);
-        buf.extend(digits[first..].iter().map(|&d| b'0' + d as u8));
-    }
-    let mut buf = Vec::with_capacity(21); // 255.255.255.255:65535
-    for (i, octet) in v4.ip().octets().into_iter().enumerate() {
-        if i > 0 {
-            buf.push(b'.');
+        for d in &digits[first..] {
+            buf[len] = b'0' + *d as u8;
+            len += 1;
         }
-        decimal(&mut buf, octet.into());
-    }
-    buf.push(b':');
-    decimal(&mut buf, v4.port());
-    Authority::from_maybe_shared(Bytes::from(buf)).ok()
+        if let Some(sep) = sep {
+            buf[len] = sep;
+            len += 1;
+        }
+    };
+    let [a, b, c, d] = v4.ip().octets();
+    push_decimal(a.into(), Some(b'.'));
+    push_decimal(b.into(), Some(b'.'));
+    push_decimal(c.into(), Some(b'.'));
+    push_decimal(d.into(), Some(b':'));
+    push_decimal(v4.port(), None);
+    Authority::from_maybe_shared(Bytes::copy_from_slice(&buf[..len])).ok()
 }
 
 fn full(resp: Response<Full<Bytes>>) -> Response<ProxyBody> {
@@ -289,23 +295,34 @@ fn prepare_upstream_headers(headers: &mut HeaderMap, conn: &Conn, request_id: He
 }
 
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    // Usually there is nothing to strip: a scan that compares names costs less than
-    // hashing each of them for a remove.
-    if !headers.keys().any(|name| *name == header::UPGRADE || HOP_BY_HOP.contains(name)) {
+    // Which fixed hop-by-hop names are present: one scan comparing names, which costs
+    // less than hashing each of them for a remove. Usually none, or only Connection.
+    let mut present = [false; HOP_BY_HOP.len() + 1];
+    for name in headers.keys() {
+        if let Some(i) = HOP_BY_HOP.iter().chain([&header::UPGRADE]).position(|h| h == name) {
+            present[i] = true;
+        }
+    }
+    if !present.contains(&true) {
         return;
     }
-    // Headers named by Connection are hop-by-hop too.
+    // Headers named by Connection are hop-by-hop too. Names are looked up as &str (no
+    // allocation) and only those present are collected (`Connection: close` names none).
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .map(str::trim)
+        .filter(|name| !name.is_empty() && headers.contains_key(*name))
+        .filter_map(|name| HeaderName::from_bytes(name.as_bytes()).ok())
         .collect();
-    for name in named.iter().chain(HOP_BY_HOP.iter()) {
+    for name in &named {
         headers.remove(name);
     }
-    headers.remove(header::UPGRADE);
+    for (name, _) in HOP_BY_HOP.iter().chain([&header::UPGRADE]).zip(present).filter(|(_, p)| *p) {
+        headers.remove(name);
+    }
 }
 
 async fn tunnel(client: hyper::upgrade::OnUpgrade, upstream: hyper::upgrade::OnUpgrade) {

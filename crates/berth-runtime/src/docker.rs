@@ -229,7 +229,7 @@ impl Runtime for DockerRuntime {
             ..Default::default()
         };
         let mut stream = self.docker.build_image(options, None, Some(context.into()));
-        let mut pending = String::new();
+        let mut lines = LineSender::new(progress);
         while let Some(item) = stream.next().await {
             let info = item.map_err(|e| match e {
                 BollardError::DockerResponseServerError { message, .. } => RuntimeError::BuildFailed(message),
@@ -237,22 +237,14 @@ impl Runtime for DockerRuntime {
                 other => RuntimeError::BuildFailed(other.to_string()),
             })?;
             if let Some(error) = info.error {
-                if !pending.is_empty() {
-                    let _ = progress.send(std::mem::take(&mut pending));
-                }
+                lines.flush();
                 return Err(RuntimeError::BuildFailed(error.trim().to_string()));
             }
             if let Some(text) = info.stream {
-                pending.push_str(&text);
-                while let Some(pos) = pending.find('\n') {
-                    let line: String = pending.drain(..=pos).collect();
-                    let _ = progress.send(line.trim_end().to_string());
-                }
+                lines.push(&text);
             }
         }
-        if !pending.is_empty() {
-            let _ = progress.send(pending);
-        }
+        lines.flush();
         Ok(())
     }
 
@@ -300,24 +292,45 @@ impl DockerRuntime {
         self.start(id).await?;
         let options = LogsOptions::<String> { follow: true, stdout: true, stderr: true, ..Default::default() };
         let mut logs = self.docker.logs(id, Some(options));
-        let mut pending = String::new();
+        let mut lines = LineSender::new(output);
         while let Some(item) = logs.next().await {
             let Ok(chunk) = item else { break };
-            pending.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
-            while let Some(pos) = pending.find('\n') {
-                let line: String = pending.drain(..=pos).collect();
-                let _ = output.send(line.trim_end().to_string());
-            }
+            lines.push(&String::from_utf8_lossy(&chunk.into_bytes()));
         }
-        if !pending.is_empty() {
-            let _ = output.send(pending);
-        }
+        lines.flush();
         let mut wait = self.docker.wait_container(id, None::<WaitContainerOptions<String>>);
         match wait.next().await {
             Some(Ok(response)) => Ok(response.status_code),
             Some(Err(BollardError::DockerContainerWaitError { code, .. })) => Ok(code),
             Some(Err(e)) => Err(engine(e)),
             None => Err(RuntimeError::Engine(format!("no exit status for job {id}"))),
+        }
+    }
+}
+
+/// Turns a stream of text chunks into whole lines sent one by one.
+struct LineSender {
+    pending: String,
+    out: tokio::sync::mpsc::UnboundedSender<String>,
+}
+
+impl LineSender {
+    fn new(out: tokio::sync::mpsc::UnboundedSender<String>) -> Self {
+        Self { pending: String::new(), out }
+    }
+
+    fn push(&mut self, text: &str) {
+        self.pending.push_str(text);
+        while let Some(pos) = self.pending.find('\n') {
+            let line: String = self.pending.drain(..=pos).collect();
+            let _ = self.out.send(line.trim_end().to_string());
+        }
+    }
+
+    /// Sends what is left without a trailing newline.
+    fn flush(&mut self) {
+        if !self.pending.is_empty() {
+            let _ = self.out.send(std::mem::take(&mut self.pending));
         }
     }
 }
