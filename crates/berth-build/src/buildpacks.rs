@@ -12,11 +12,12 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use berth_core::buildpack::BuildpackRef;
 use berth_core::ProcessTypes;
 use berth_runtime::{JobSpec, Runtime};
 use tokio::sync::mpsc::UnboundedSender;
 
-use crate::{BuildError, SourceArchive};
+use crate::{BuildError, SourceArchive, MAX_SOURCE_BYTES};
 
 pub const BUILD_IMAGE: &str = "berth/stack:trixie-build";
 pub const RUN_IMAGE: &str = "berth/stack:trixie";
@@ -56,6 +57,8 @@ pub struct BuildpackJob<'a> {
     pub memory_bytes: u64,
     /// CA bundle mounted as the build's system bundle (host bundle + extra CAs).
     pub ca_bundle: PathBuf,
+    /// The app's chosen buildpacks, in order; empty: detect among the built-ins.
+    pub buildpacks: Vec<BuildpackRef>,
 }
 
 /// Writes the CA bundle builds trust: the host's bundle plus `extra` PEM files
@@ -85,18 +88,33 @@ pub struct Slug {
 }
 
 const BUILD_SCRIPT: &str = r#"set -eo pipefail
+if [ "$BERTH_BUILDPACK_MODE" = all ]; then
+  # Buildpacks chosen for the app: each must accept it, all compile in order.
+  i=0
+  for bp in $BERTH_BUILDPACKS; do
+    if ! name=$("$bp/bin/detect" /app); then
+      echo " !     Buildpack ${bp##*/} did not detect this app (its bin/detect failed)."
+      exit 65
+    fi
+    echo "-----> ${name:-${bp##*/}} app detected"
+    "$bp/bin/compile" /app /cache /env
+    if [ -x "$bp/bin/release" ]; then "$bp/bin/release" /app > "/out/release-$i.yml"; fi
+    i=$((i + 1))
+  done
+  exit 0
+fi
 chosen=""
 for bp in $BERTH_BUILDPACKS; do
-  if name=$(/buildpacks/$bp/bin/detect /app 2>/dev/null); then chosen=$bp; break; fi
+  if name=$("$bp/bin/detect" /app 2>/dev/null); then chosen=$bp; break; fi
 done
 if [ -z "$chosen" ]; then
   echo " !     No buildpack detected this app."
   echo " !     Add a requirements.txt, package.json, go.mod, index.html, a Procfile or a Dockerfile."
   exit 64
 fi
-echo "-----> ${name:-$chosen} app detected"
-/buildpacks/$chosen/bin/compile /app /cache /env
-if [ -x /buildpacks/$chosen/bin/release ]; then /buildpacks/$chosen/bin/release /app > /out/release.yml; fi
+echo "-----> ${name:-${chosen##*/}} app detected"
+"$chosen/bin/compile" /app /cache /env
+if [ -x "$chosen/bin/release" ]; then "$chosen/bin/release" /app > /out/release-0.yml; fi
 "#;
 
 impl BuildpackJob<'_> {
@@ -119,6 +137,17 @@ impl BuildpackJob<'_> {
             chown_tree(dir).map_err(|e| io_err("handing the build dirs to the build user", e))?;
         }
 
+        let custom_dir = self.work_dir.join("custom");
+        let (paths, mode) = if self.buildpacks.is_empty() {
+            (BUILTIN_ORDER.iter().map(|n| format!("/buildpacks/{n}")).collect::<Vec<_>>(), "detect")
+        } else {
+            let _ = progress.send("-----> Fetching buildpacks".to_string());
+            let mut paths = Vec::new();
+            for (i, reference) in self.buildpacks.iter().enumerate() {
+                paths.push(fetch(reference, &custom_dir.join(i.to_string())).await?);
+            }
+            (paths, "all")
+        };
         let bind = |host: &Path, guest: &str, ro: bool| (host.display().to_string(), guest.to_string(), ro);
         let mut binds = vec![
             bind(&app_dir, "/app", false),
@@ -127,6 +156,9 @@ impl BuildpackJob<'_> {
             bind(&out_dir, "/out", false),
             bind(&self.buildpacks_dir, "/buildpacks", true),
         ];
+        if custom_dir.exists() {
+            binds.push(bind(&custom_dir, "/custom-buildpacks", true));
+        }
         // Builds verify TLS with the host's CA bundle plus configured extra CAs.
         if self.ca_bundle.exists() {
             binds.push(bind(&self.ca_bundle, HOST_CA_BUNDLE, true));
@@ -134,7 +166,8 @@ impl BuildpackJob<'_> {
         let env = [
             ("HOME", "/app"),
             ("STACK", "trixie"),
-            ("BERTH_BUILDPACKS", &BUILTIN_ORDER.join(" ")),
+            ("BERTH_BUILDPACKS", &paths.join(" ")),
+            ("BERTH_BUILDPACK_MODE", mode),
             ("SSL_CERT_FILE", HOST_CA_BUNDLE),
             ("PIP_CERT", HOST_CA_BUNDLE),
             ("REQUESTS_CA_BUNDLE", HOST_CA_BUNDLE),
@@ -158,8 +191,99 @@ impl BuildpackJob<'_> {
         if code != 0 {
             return Err(BuildError::CompileFailed(code));
         }
-        let release = std::fs::read_to_string(out_dir.join("release.yml")).unwrap_or_default();
-        Ok(Slug { dir: app_dir, default_process_types: parse_release_yaml(&release) })
+        // Later buildpacks' defaults win (Heroku's multi-buildpack rule).
+        let mut default_process_types = ProcessTypes::new();
+        for i in 0..paths.len() {
+            let release = std::fs::read_to_string(out_dir.join(format!("release-{i}.yml"))).unwrap_or_default();
+            default_process_types.extend(parse_release_yaml(&release));
+        }
+        Ok(Slug { dir: app_dir, default_process_types })
+    }
+}
+
+/// Fetches a buildpack into `dest` (a fresh dir); returns its path in the build container.
+async fn fetch(reference: &BuildpackRef, dest: &Path) -> Result<String, BuildError> {
+    let index = dest.file_name().and_then(|n| n.to_str()).unwrap_or("0").to_string();
+    let failed = |what: String| BuildError::Buildpack(what);
+    match reference {
+        BuildpackRef::Builtin(name) => return Ok(format!("/buildpacks/{name}")),
+        BuildpackRef::Git { url, reference } => {
+            let mut git = tokio::process::Command::new("git");
+            git.args(["clone", "--quiet", "--depth", "1"]);
+            if let Some(r) = reference {
+                git.args(["--branch", r]);
+            }
+            let out = git
+                .arg("--")
+                .arg(url)
+                .arg(dest)
+                .env("GIT_TERMINAL_PROMPT", "0")
+                .output()
+                .await
+                .map_err(|e| failed(format!("cannot run git: {e}")))?;
+            if !out.status.success() {
+                return Err(failed(format!("git clone {url}: {}", String::from_utf8_lossy(&out.stderr).trim())));
+            }
+        }
+        BuildpackRef::Tarball(url) => {
+            let out = tokio::process::Command::new("curl")
+                .args(["-fsSL", "--max-filesize", "104857600", "--max-time", "300", "--", url])
+                .output()
+                .await
+                .map_err(|e| failed(format!("cannot run curl: {e}")))?;
+            if !out.status.success() {
+                return Err(failed(format!("downloading {url}: {}", String::from_utf8_lossy(&out.stderr).trim())));
+            }
+            let mut tar = out.stdout;
+            if tar.starts_with(&[0x1f, 0x8b]) {
+                let mut plain = Vec::new();
+                use std::io::Read;
+                flate2::read::GzDecoder::new(tar.as_slice())
+                    .take(MAX_SOURCE_BYTES as u64)
+                    .read_to_end(&mut plain)
+                    .map_err(|e| failed(format!("{url} is not a valid .tar.gz: {e}")))?;
+                tar = plain;
+            }
+            // Same checks as app sources: no traversal, no links out, no devices.
+            let archive = SourceArchive::from_tar(tar, MAX_SOURCE_BYTES)?;
+            std::fs::create_dir_all(dest).map_err(|e| failed(e.to_string()))?;
+            tar::Archive::new(archive.into_tar().as_slice()).unpack(dest).map_err(|e| failed(e.to_string()))?;
+        }
+        BuildpackRef::Local(path) => {
+            std::fs::create_dir_all(dest).map_err(|e| failed(e.to_string()))?;
+            let out = tokio::process::Command::new("cp")
+                .args(["-R", "--no-dereference", "--"])
+                .arg(format!("{path}/."))
+                .arg(dest)
+                .output()
+                .await
+                .map_err(|e| failed(format!("cannot copy {path}: {e}")))?;
+            if !out.status.success() {
+                return Err(failed(format!("copying {path}: {}", String::from_utf8_lossy(&out.stderr).trim())));
+            }
+        }
+    }
+    // Tarballs from code hosts wrap everything in one top-level directory.
+    let root = match single_subdir(dest) {
+        Some(sub) if !dest.join("bin").exists() => sub,
+        _ => dest.to_path_buf(),
+    };
+    if !root.join("bin/detect").is_file() || !root.join("bin/compile").is_file() {
+        return Err(failed(format!("{reference:?} is not a buildpack: it has no bin/detect and bin/compile")));
+    }
+    let inner = root.strip_prefix(dest).unwrap_or(Path::new("")).display().to_string();
+    Ok(if inner.is_empty() {
+        format!("/custom-buildpacks/{index}")
+    } else {
+        format!("/custom-buildpacks/{index}/{inner}")
+    })
+}
+
+fn single_subdir(dir: &Path) -> Option<PathBuf> {
+    let entries: Vec<_> = std::fs::read_dir(dir).ok()?.filter_map(Result::ok).collect();
+    match entries.as_slice() {
+        [only] if only.path().is_dir() => Some(only.path()),
+        _ => None,
     }
 }
 

@@ -31,6 +31,8 @@ pub enum BuildError {
     NoProcessTypes,
     #[error("{0}")]
     Io(String),
+    #[error("buildpack: {0}")]
+    Buildpack(String),
     #[error("{0}")]
     Runtime(#[from] RuntimeError),
 }

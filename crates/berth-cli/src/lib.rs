@@ -179,6 +179,31 @@ pub enum Command {
         #[command(flatten)]
         app: AppArg,
     },
+    /// Show the app's buildpacks
+    Buildpacks {
+        #[command(flatten)]
+        app: AppArg,
+    },
+    /// Use one buildpack: a built-in name, an http(s) git URL (#ref), a .tgz URL, or file:///path (admins)
+    #[command(name = "buildpacks:set")]
+    BuildpacksSet {
+        url: String,
+        #[command(flatten)]
+        app: AppArg,
+    },
+    /// Append a buildpack (multi-buildpack builds run them all, in order)
+    #[command(name = "buildpacks:add")]
+    BuildpacksAdd {
+        url: String,
+        #[command(flatten)]
+        app: AppArg,
+    },
+    /// Go back to detecting a built-in buildpack
+    #[command(name = "buildpacks:clear")]
+    BuildpacksClear {
+        #[command(flatten)]
+        app: AppArg,
+    },
     /// List builds
     Builds {
         #[command(flatten)]

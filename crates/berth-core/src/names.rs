@@ -15,6 +15,8 @@ pub enum ValidationError {
     Quantity(i64),
     #[error("invalid size {0:?}: {sizes}", sizes = crate::size::describe_sizes())]
     Size(String),
+    #[error("invalid buildpack {0:?}: use a built-in name (python, nodejs, go, static, procfile), an http(s) git URL (optionally #ref), an http(s) .tgz/.tar.gz URL, or file:///absolute/path")]
+    Buildpack(String),
 }
 
 /// Heroku's app name rule: `^[a-z][a-z0-9-]{2,29}$`.

@@ -30,8 +30,10 @@ const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 const X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
 
-/// Hop-by-hop headers (RFC 9110 §7.6.1): never forwarded.
-const HOP_BY_HOP: [HeaderName; 7] = [
+const HOP_BY_HOP_COUNT: usize = 8;
+/// Hop-by-hop headers (RFC 9110 §7.6.1), and Upgrade: never forwarded as they came
+/// (an upgrade sets its own Connection and Upgrade).
+static HOP_BY_HOP: [HeaderName; HOP_BY_HOP_COUNT] = [
     header::CONNECTION,
     HeaderName::from_static("keep-alive"),
     header::PROXY_AUTHENTICATE,
@@ -39,6 +41,7 @@ const HOP_BY_HOP: [HeaderName; 7] = [
     header::TE,
     header::TRAILER,
     header::TRANSFER_ENCODING,
+    header::UPGRADE,
 ];
 
 /// What a request needs to know about its client connection, computed once per connection.
@@ -297,30 +300,32 @@ fn prepare_upstream_headers(headers: &mut HeaderMap, conn: &Conn, request_id: He
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
     // Which fixed hop-by-hop names are present: one scan comparing names, which costs
     // less than hashing each of them for a remove. Usually none, or only Connection.
-    let mut present = [false; HOP_BY_HOP.len() + 1];
+    let mut present = [false; HOP_BY_HOP_COUNT];
     for name in headers.keys() {
-        if let Some(i) = HOP_BY_HOP.iter().chain([&header::UPGRADE]).position(|h| h == name) {
+        if let Some(i) = HOP_BY_HOP.iter().position(|h| h == name) {
             present[i] = true;
         }
     }
     if !present.contains(&true) {
         return;
     }
-    // Headers named by Connection are hop-by-hop too. Names are looked up as &str (no
-    // allocation) and only those present are collected (`Connection: close` names none).
+    // Headers named by Connection are hop-by-hop too. Those of the list above (e.g.
+    // `keep-alive`) are removed anyway; others are looked up as &str (no allocation) and
+    // collected only if present (`Connection: close` names no header).
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .map(str::trim)
-        .filter(|name| !name.is_empty() && headers.contains_key(*name))
+        .filter(|name| !name.is_empty() && !HOP_BY_HOP.iter().any(|h| name.eq_ignore_ascii_case(h.as_str())))
+        .filter(|name| headers.contains_key(*name))
         .filter_map(|name| HeaderName::from_bytes(name.as_bytes()).ok())
         .collect();
     for name in &named {
         headers.remove(name);
     }
-    for (name, _) in HOP_BY_HOP.iter().chain([&header::UPGRADE]).zip(present).filter(|(_, p)| *p) {
+    for (name, _) in HOP_BY_HOP.iter().zip(present).filter(|(_, p)| *p) {
         headers.remove(name);
     }
 }

@@ -16,6 +16,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use berth_build::{BuildpackJob, SourceArchive, MAX_SOURCE_BYTES};
+use berth_core::buildpack::{parse_buildpack, BuildpackRef};
 use berth_store::{AppRecord, BuildRecord, NewRelease};
 use futures_util::Stream;
 use serde::Deserialize;
@@ -238,6 +239,7 @@ async fn run_build(
     };
     let work_dir = state.config.data_dir.join("builds").join(build_id);
     let config = state.store.current_release(&app.id).await.map_err(|e| e.to_string())?.config;
+    let buildpacks = chosen_buildpacks(state, app, &config).await?;
     let job = BuildpackJob {
         runtime: state.runtime.as_ref(),
         work_dir: work_dir.clone(),
@@ -249,6 +251,7 @@ async fn run_build(
         timeout: state.config.build_timeout,
         memory_bytes: 2 * 1024 * 1024 * 1024,
         ca_bundle: state.config.data_dir.join("build-ca.pem"),
+        buildpacks,
     };
     let built = berth_build::build(&job, source, &tag, build_tx).await;
     let _ = forward.await;
@@ -277,6 +280,28 @@ async fn run_build(
     wait_for_launch(state, app, release.version, out).await;
     out.push(format!("       {} deployed to Berth", state.urls.web_url(&app.name)));
     Ok(release.id)
+}
+
+/// The app's buildpacks (`buildpacks:set`), else `BUILDPACK_URL`, else none (detect).
+async fn chosen_buildpacks(
+    state: &AppState,
+    app: &AppRecord,
+    config: &BTreeMap<String, String>,
+) -> Result<Vec<BuildpackRef>, String> {
+    let urls = state.store.app_buildpacks(&app.id).await.map_err(|e| e.to_string())?;
+    if !urls.is_empty() {
+        return urls.iter().map(|u| parse_buildpack(u).map_err(|e| e.to_string())).collect();
+    }
+    match config.get("BUILDPACK_URL").map(|u| u.trim()).filter(|u| !u.is_empty()) {
+        Some(url) => match parse_buildpack(url).map_err(|e| e.to_string())? {
+            // Config vars can be set by non-admins; server paths cannot come from them.
+            BuildpackRef::Local(_) => {
+                Err("BUILDPACK_URL cannot be a file:// path; an admin can use `berth buildpacks:set`".into())
+            }
+            reference => Ok(vec![reference]),
+        },
+        None => Ok(Vec::new()),
+    }
 }
 
 /// The app's persistent build cache on the host.

@@ -416,6 +416,30 @@ const BUILD_SELECT: &str =
      LEFT JOIN users u ON u.id = b.user_id";
 
 impl Store {
+    // ---- buildpacks ---------------------------------------------------------------
+
+    /// The app's buildpack URLs in order (empty: detect from the built-ins).
+    pub async fn app_buildpacks(&self, app_id: &str) -> Result<Vec<String>> {
+        let json: String = sqlx::query_scalar("SELECT buildpacks FROM apps WHERE id = ?")
+            .bind(app_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("app {app_id}")))?;
+        serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+
+    pub async fn set_app_buildpacks(&self, app_id: &str, urls: &[String]) -> Result<()> {
+        let _guard = self.write_lock.lock().await;
+        let json = serde_json::to_string(urls).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        sqlx::query("UPDATE apps SET buildpacks = ?, updated_at = ? WHERE id = ?")
+            .bind(json)
+            .bind(Utc::now())
+            .bind(app_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     // ---- builds -----------------------------------------------------------------
 
     pub async fn create_build(&self, app_id: &str, source_version: &str, user_id: &str) -> Result<BuildRecord> {

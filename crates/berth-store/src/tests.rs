@@ -192,3 +192,13 @@ async fn builds_are_recorded_and_interrupted_ones_fail() {
     assert!(stuck.output.contains("interrupted"));
     assert_eq!(store.list_builds(&app.id).await.unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn app_buildpacks_round_trip() {
+    let (store, admin) = store().await;
+    let app = store.create_app("web1", &admin.id).await.unwrap();
+    assert!(store.app_buildpacks(&app.id).await.unwrap().is_empty());
+    let urls = vec!["python".to_string(), "https://example.com/bp.git".to_string()];
+    store.set_app_buildpacks(&app.id, &urls).await.unwrap();
+    assert_eq!(store.app_buildpacks(&app.id).await.unwrap(), urls);
+}

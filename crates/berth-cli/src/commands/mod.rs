@@ -2,6 +2,7 @@
 
 mod apps;
 mod auth;
+mod buildpacks;
 mod builds;
 mod config;
 mod deploy;
@@ -33,6 +34,10 @@ pub async fn dispatch(client: &Client, command: Command) -> Result<(), CliError>
             Some(image) => deploy::image(client, &resolve_app(&app)?, &image, &processes).await,
             None => builds::deploy_dir(client, &resolve_app(&app)?, dir.as_deref()).await,
         },
+        Command::Buildpacks { app } => buildpacks::list(client, &resolve_app(&app)?).await,
+        Command::BuildpacksSet { url, app } => buildpacks::set(client, &resolve_app(&app)?, &url).await,
+        Command::BuildpacksAdd { url, app } => buildpacks::add(client, &resolve_app(&app)?, &url).await,
+        Command::BuildpacksClear { app } => buildpacks::clear(client, &resolve_app(&app)?).await,
         Command::Builds { app, json } => builds::list(client, &resolve_app(&app)?, json.json).await,
         Command::BuildsInfo { build, app, json } => builds::info(client, &resolve_app(&app)?, build, json.json).await,
         Command::BuildsCachePurge { app, confirm } => builds::purge(client, &resolve_app(&app)?, confirm).await,

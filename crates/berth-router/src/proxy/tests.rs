@@ -179,3 +179,36 @@ async fn upgrades_tunnel_bytes_both_ways() {
     stream.read_exact(&mut echo).await.unwrap();
     assert_eq!(&echo, b"ping");
 }
+
+#[test]
+fn authorities_are_written_like_display() {
+    for addr in ["127.0.0.1:80", "0.0.0.0:0", "10.20.30.40:8080", "255.255.255.255:65535", "[::1]:3000"] {
+        let addr: SocketAddr = addr.parse().unwrap();
+        assert_eq!(authority(addr).unwrap().as_str(), addr.to_string());
+    }
+}
+
+#[test]
+fn strips_hop_by_hop_and_connection_named_headers() {
+    let mut headers = HeaderMap::new();
+    for (name, value) in [
+        ("connection", "keep-alive, X-Secret, close"),
+        ("keep-alive", "timeout=5"),
+        ("x-secret", "1"),
+        ("transfer-encoding", "chunked"),
+        ("upgrade", "websocket"),
+        ("x-kept", "1"),
+        ("content-type", "text/plain"),
+    ] {
+        headers.append(HeaderName::from_static(name), HeaderValue::from_static(value));
+    }
+    strip_hop_by_hop(&mut headers);
+    let mut left: Vec<&str> = headers.keys().map(|k| k.as_str()).collect();
+    left.sort();
+    assert_eq!(left, ["content-type", "x-kept"]);
+
+    let mut plain = HeaderMap::new();
+    plain.insert(header::CONTENT_LENGTH, HeaderValue::from_static("3"));
+    strip_hop_by_hop(&mut plain);
+    assert_eq!(plain.len(), 1);
+}

@@ -3,6 +3,7 @@
 mod account;
 mod apps;
 mod body;
+mod buildpacks;
 mod builds;
 mod config_vars;
 mod dynos;
@@ -39,6 +40,7 @@ pub fn router(state: AppState) -> Router {
         .route("/apps/{app}/formations/{process_type}", delete(dynos::restart_type))
         .route("/apps/{app}/dynos", get(dynos::list).delete(dynos::restart_all))
         .route("/apps/{app}/sources", post(builds::create_source))
+        .route("/apps/{app}/buildpack-installations", get(buildpacks::list).put(buildpacks::replace))
         .route("/apps/{app}/builds", get(builds::list).post(builds::create))
         .route("/apps/{app}/builds/{build}", get(builds::show))
         .route("/apps/{app}/builds/{build}/output", get(builds::output))
