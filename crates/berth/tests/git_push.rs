@@ -106,4 +106,13 @@ fn git_push_builds_deploys_and_rejects_bad_builds() {
     assert!(ok, "{output}");
     assert!(output.contains("released v3"), "{output}");
     assert!(output.contains("reusing it"), "same tree as v2, same image: {output}");
+
+    // A force push to an older commit deploys that commit (rewriting history is allowed).
+    let first = git_ok(dir, &["rev-list", "--max-parents=0", "HEAD"]).trim().to_string();
+    let out = git(dir, &["push", "-f", "berth", &format!("{first}:refs/heads/main")]);
+    let output = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{output}");
+    assert!(output.contains("released v4") && output.contains("forced update"), "{output}");
+    let releases = server.cli_json(&["releases", "-a", "pushy"]);
+    assert_eq!(releases[0]["description"], format!("Deploy {}", &first[..7]));
 }
