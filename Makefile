@@ -44,6 +44,7 @@ run:
 
 test: setup
 	cargo test --workspace -- --test-threads=$(TEST_THREADS)
+	bash buildpacks/test/run.sh
 
 fmt:
 	cargo fmt --all

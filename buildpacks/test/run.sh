@@ -13,6 +13,9 @@
 #   with a package that does not exist, an empty directory (detect fails for all).
 #
 # Usage: buildpacks/test/run.sh [CASE...]      (default: all cases)
+#        buildpacks/test/run.sh --app DIR MARKER
+#                     builds and runs any app dir the same way (GET / must
+#                     contain MARKER) and shows its logs
 # Env:   BERTH_BUILDPACK_TEST_CACHE  per-app CACHE_DIRs, kept between runs
 #                                    (default /var/tmp/berth-buildpack-test-cache)
 #        BERTH_BUILD_IMAGE / BERTH_RUN_IMAGE  stack images
@@ -36,8 +39,21 @@ NET=berth-bp-test-$RUN_ID
 PORT=5000
 
 ALL_CASES=(python-flask node-express go-app static-site procfile-shell
-  go-needs-vendor python-missing-package empty-dir lib-copies)
-if (($#)); then CASES=("$@"); else CASES=("${ALL_CASES[@]}"); fi
+  go-vendored static-json go-needs-vendor python-missing-package empty-dir lib-copies)
+APP_DIR=
+if [[ ${1:-} == --app ]]; then
+  if [[ $# -ne 3 || ! -d ${2:-} ]]; then
+    echo "usage: $0 --app DIR MARKER" >&2
+    exit 2
+  fi
+  APP_DIR=$(cd "$2" && pwd)
+  APP_MARKER=$3
+  CASES=(app)
+elif (($#)); then
+  CASES=("$@")
+else
+  CASES=("${ALL_CASES[@]}")
+fi
 
 die() {
   echo " !     $*" >&2
@@ -141,17 +157,18 @@ web_command() {
        /^[^ ]/ {in_types = 0}' "$dir/release.yml"
 }
 
-# build_and_run CASE MARKER [CHECKS...]: the full happy path.
-run_fixture() {
-  local name=$1 marker=$2 expect_bp=$3 dir=$WORK/$1 t0=$SECONDS t_compile cmd image cid ip body bp
-  new_app "$name" "$FIXTURES/$name"
+# run_app CASE SRC_DIR MARKER [BUILDPACK]: the full happy path. BUILDPACK is
+# the one detection must pick (empty: any).
+run_app() {
+  local name=$1 src=$2 marker=$3 expect_bp=${4:-} dir=$WORK/$1 t0=$SECONDS t_compile cmd image cid ip body bp
+  new_app "$name" "$src"
 
   if ! bp=$(detect "$name" 2>"$dir/detect.err"); then
     record "$name" FAIL $((SECONDS - t0)) "no buildpack detected"
     return
   fi
   bp=${bp%% *}
-  if [[ $bp != "$expect_bp" ]]; then
+  if [[ -n $expect_bp && $bp != "$expect_bp" ]]; then
     record "$name" FAIL $((SECONDS - t0)) "detected $bp, expected $expect_bp"
     return
   fi
@@ -161,6 +178,9 @@ run_fixture() {
     show_log "$dir/compile.log"
     record "$name" FAIL $((SECONDS - t0)) "compile failed"
     return
+  fi
+  if [[ -n $APP_DIR ]]; then
+    sed 's/^/       | /' "$dir/compile.log"
   fi
   t_compile=$((SECONDS - t_compile))
   if ! grep -q '^-----> ' "$dir/compile.log"; then
@@ -205,11 +225,13 @@ run_fixture() {
   fi
   IMAGES+=("$image")
 
-  # Heroku semantics: source .profile.d/*.sh, then the command through sh -c.
+  # Heroku semantics: source .profile.d/*.sh, then run the command with a shell
+  # (bash execs a lone command, so the app gets the signals); --init reaps
+  # zombies and forwards SIGTERM.
   # shellcheck disable=SC2016
-  if ! cid=$(docker run -d --label "$LABEL" --label "$RUN_LABEL" --network "$NET" \
+  if ! cid=$(docker run -d --init --label "$LABEL" --label "$RUN_LABEL" --network "$NET" \
     --user "$APP_UID:$APP_UID" -w /app -e HOME=/app -e PORT=$PORT -e DYNO=web.1 "$image" \
-    sh -c 'for f in /app/.profile.d/*.sh; do if [ -r "$f" ]; then . "$f"; fi; done; exec sh -c "$1"' web "$cmd"); then
+    bash -c 'for f in /app/.profile.d/*.sh; do if [ -r "$f" ]; then . "$f"; fi; done; exec bash -c "$1"' web "$cmd"); then
     record "$name" FAIL $((SECONDS - t0)) "could not start the web container"
     return
   fi
@@ -220,14 +242,97 @@ run_fixture() {
     [[ $(docker inspect -f '{{.State.Running}}' "$cid") == true ]] || break
     sleep 0.5
   done
+  # The web process must stop on SIGTERM (docker stop), not after the timeout.
+  local t_stop=$SECONDS
+  docker stop -t 8 "$cid" >/dev/null 2>&1 || true
+  t_stop=$((SECONDS - t_stop))
   docker logs "$cid" >"$dir/web.log" 2>&1 || true
   docker rm -f "$cid" >/dev/null 2>&1 || true
+  if [[ -n $APP_DIR ]]; then
+    sed 's/^/       | /' "$dir/release.yml" "$dir/web.log"
+    echo "       GET / -> ${body:0:300}"
+  fi
   if [[ $body != *"$marker"* ]]; then
     show_log "$dir/web.log"
     record "$name" FAIL $((SECONDS - t0)) "GET / did not answer '$marker' (web: $cmd)"
     return
   fi
-  record "$name" PASS $((SECONDS - t0)) "$bp, compile ${t_compile}s, web: $cmd"
+  if ((t_stop >= 7)); then
+    record "$name" FAIL $((SECONDS - t0)) "the web process ignored SIGTERM (docker stop took ${t_stop}s)"
+    return
+  fi
+  record "$name" PASS $((SECONDS - t0)) "$bp, compile ${t_compile}s, web: ${cmd:0:60}"
+}
+
+run_fixture() { # run_fixture NAME MARKER BUILDPACK
+  run_app "$1" "$FIXTURES/$1" "$2" "$3"
+}
+
+# fail_last NOTE: turns the last recorded PASS into a FAIL.
+fail_last() {
+  local i=$((${#R_STATUS[@]} - 1))
+  R_STATUS[i]=FAIL
+  R_NOTE[i]=$1
+  FAILED=$((FAILED + 1))
+  printf '%-24s %s  %4ss  %s\n' "${R_NAME[i]}" FAIL "${R_TIME[i]}" "$1"
+}
+last_passed() { [[ ${R_STATUS[${#R_STATUS[@]} - 1]} == PASS ]]; }
+
+# A Go module with a vendored requirement (laid out as `go mod vendor` does),
+# a /v2 module path and two main packages: bin/vendored is the default web.
+case_go_vendored() {
+  local src=$WORK/src-go-vendored
+  mkdir -p "$src/vendor/example.com/greeting" "$src/cmd/worker"
+  printf '%s\n' 'module example.com/berth/vendored/v2' '' 'go 1.22' '' \
+    'require example.com/greeting v1.0.0' >"$src/go.mod"
+  printf '%s\n' '# example.com/greeting v1.0.0' '## explicit' 'example.com/greeting' \
+    >"$src/vendor/modules.txt"
+  printf '%s\n' 'package greeting' '' 'func Text() string { return "Hello from vendored Go" }' \
+    >"$src/vendor/example.com/greeting/greeting.go"
+  printf '%s\n' 'package main' '' 'import (' '	"fmt"' '	"net/http"' '	"os"' '' \
+    '	"example.com/greeting"' ')' '' 'func main() {' \
+    '	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, greeting.Text()) })' \
+    '	panic(http.ListenAndServe(":"+os.Getenv("PORT"), nil))' '}' >"$src/main.go"
+  printf '%s\n' 'package main' '' 'func main() {}' >"$src/cmd/worker/main.go"
+  run_app go-vendored "$src" "Hello from vendored Go" go
+  if last_passed && [[ ! -x $WORK/go-vendored/app/bin/worker ]]; then
+    fail_last "bin/worker (second main package) was not built"
+  fi
+}
+
+# static.json: root, clean_urls, SPA routes, custom 404, headers, no dotfiles.
+case_static_json() {
+  local src=$WORK/src-static-json cid ip problems=()
+  mkdir -p "$src/dist"
+  printf '%s\n' '{"root": "dist", "clean_urls": true, "error_page": "404.html",' \
+    ' "routes": {"/app/**": "index.html"}, "headers": {"/**": {"X-Berth-Test": "yes"}}}' \
+    >"$src/static.json"
+  echo '<h1>Hello from static.json</h1>' >"$src/dist/index.html"
+  echo 'about page' >"$src/dist/about.html"
+  echo 'custom not found' >"$src/dist/404.html"
+  run_app static-json "$src" "Hello from static.json" static
+  last_passed || return 0
+  # More requests, against a new container of the same image.
+  cid=$(docker run -d --label "$LABEL" --label "$RUN_LABEL" --network "$NET" --user "$APP_UID:$APP_UID" \
+    -w /app -e PORT=$PORT "berth-bp-test/static-json:$RUN_ID" python3 .berth/static-server.py)
+  ip=$(docker inspect -f "{{(index .NetworkSettings.Networks \"$NET\").IPAddress}}" "$cid")
+  for _ in $(seq 1 40); do
+    curl -fsS -o /dev/null --max-time 1 "http://$ip:$PORT/" 2>/dev/null && break
+    sleep 0.25
+  done
+  get() { curl -s --max-time 3 "http://$ip:$PORT$1"; }
+  code() { curl -s --max-time 3 -o /dev/null -w '%{http_code}' --path-as-is "http://$ip:$PORT$1"; }
+  [[ $(get /about) == "about page" ]] || problems+=(clean_urls)
+  [[ $(get /app/deep/link) == *"Hello from static.json"* ]] || problems+=(routes)
+  [[ $(code /missing) == 404 && $(get /missing) == "custom not found" ]] || problems+=(error_page)
+  [[ $(code /.berth/static.json) == 404 && $(code /../static.json) == 404 ]] || problems+=(dotfiles-or-outside-root)
+  curl -sI --max-time 3 "http://$ip:$PORT/" | grep -qi '^X-Berth-Test: yes' || problems+=(headers)
+  docker rm -f "$cid" >/dev/null 2>&1 || true
+  if ((${#problems[@]})); then
+    fail_last "static.json options broken: ${problems[*]}"
+  else
+    R_NOTE[${#R_NOTE[@]} - 1]+="; clean_urls/routes/error_page/headers ok"
+  fi
 }
 
 # compile_fails CASE BUILDPACK PATTERN: compile must fail with PATTERN in its output.
@@ -317,6 +422,9 @@ for c in "${CASES[@]}"; do
     go-app) run_fixture go-app "Hello from Go" go ;;
     static-site) run_fixture static-site "Hello from a static site" static ;;
     procfile-shell) run_fixture procfile-shell "Hello from a Procfile-only app" procfile ;;
+    go-vendored) case_go_vendored ;;
+    static-json) case_static_json ;;
+    app) run_app "$(basename "$APP_DIR")" "$APP_DIR" "$APP_MARKER" ;;
     go-needs-vendor) case_go_needs_vendor ;;
     python-missing-package) case_python_missing_package ;;
     empty-dir) case_empty_dir ;;

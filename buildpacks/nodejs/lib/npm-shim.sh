@@ -5,7 +5,9 @@
 # say `npm start`. This runs package.json scripts the way npm does: from the
 # package's directory, with node_modules/.bin on PATH, npm_* variables set,
 # pre/post scripts, extra arguments after `--`, and `node server.js` as the
-# default `start`. The last command is exec'd, so signals reach the app.
+# default `start`. Scripts run with `bash -c` (npm uses sh, but Debian's dash
+# does not exec a lone command), so `node server.js` replaces this process and
+# receives the signals sent to the process.
 set -euo pipefail
 
 usage() {
@@ -93,12 +95,12 @@ banner() { # banner EVENT COMMAND
 
 if [[ -n $pre ]]; then
   banner "pre$script" "$pre"
-  sh -c "$pre"
+  bash -c "$pre"
 fi
 banner "$script" "$main"
 if [[ -z $post ]]; then
-  exec sh -c "$main \"\$@\"" "$script" "$@"
+  exec bash -c "$main \"\$@\"" "$script" "$@"
 fi
-sh -c "$main \"\$@\"" "$script" "$@"
+bash -c "$main \"\$@\"" "$script" "$@"
 banner "post$script" "$post"
-exec sh -c "$post"
+exec bash -c "$post"

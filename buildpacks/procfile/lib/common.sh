@@ -4,27 +4,25 @@
 # checks that the copies are identical. Edit one, then copy it to the others.
 
 # --- output (Heroku style) ---------------------------------------------------
-# Steps: "-----> Step". Everything else: indented 7 spaces. Errors and warnings
-# go to stderr with the " !     " prefix.
+# Steps: "-----> Step". Everything else: indented 7 spaces. Warnings and errors
+# get the " !     " prefix. All of it goes to stdout: the runner shows one
+# stream, and a container's stdout and stderr may be interleaved out of order.
 topic() { echo "-----> $*"; }
 info() { echo "       $*"; }
 # Indents a stream line by line (sed -u: no buffering, output stays live).
 indent() { sed -u 's/^/       /'; }
 warn() {
-  {
-    echo " !     Warning: $1"
-    shift
-    local line
-    for line in "$@"; do echo " !     $line"; done
-  } >&2
+  echo " !     Warning: $1"
+  shift
+  local line
+  for line in "$@"; do echo " !     $line"; done
 }
+# Prints the message (one line per argument) and fails the build.
 error() {
-  {
-    echo
-    local line
-    for line in "$@"; do echo " !     $line"; done
-    echo
-  } >&2
+  local line
+  echo
+  for line in "$@"; do echo " !     $line"; done
+  echo
   exit 1
 }
 

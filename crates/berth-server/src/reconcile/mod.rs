@@ -23,8 +23,10 @@ use tokio::sync::{Mutex, Notify};
 use crate::config::ServerConfig;
 use plan::{plan, Slot};
 
-/// Sources `/app/.profile.d/*.sh`, then runs the command given as `$0`.
-const PROFILE_WRAPPER: &str = r#"for f in /app/.profile.d/*.sh; do [ -r "$f" ] && . "$f"; done; exec /bin/sh -c "$0""#;
+/// Sources `/app/.profile.d/*.sh`, then runs the command given as `$0`. bash
+/// execs a simple command in place (dash does not), so SIGTERM from a stop
+/// reaches the app itself; images without bash fall back to sh.
+const PROFILE_WRAPPER: &str = r#"for f in /app/.profile.d/*.sh; do [ -r "$f" ] && . "$f"; done; if [ -x /bin/bash ]; then exec /bin/bash -c "$0"; fi; exec /bin/sh -c "$0""#;
 
 pub struct Reconciler {
     store: Store,
