@@ -312,7 +312,7 @@ pub async fn build_run_image(
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
     // The image build's own steps are noise here; keep only errors.
     let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
-    let result = runtime.build_image(context, tag, labels, tx).await;
+    let result = runtime.build_image(context, "Dockerfile", tag, labels, tx).await;
     let _ = drain.await;
     result.map_err(BuildError::from)
 }

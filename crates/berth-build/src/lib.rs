@@ -33,6 +33,8 @@ pub enum BuildError {
     Io(String),
     #[error("buildpack: {0}")]
     Buildpack(String),
+    #[error("{DOCKERFILE_CONFIG_VAR} names {0:?}, which is not a file in the source; fix the path or unset it")]
+    MissingDockerfile(String),
     #[error("{0}")]
     Runtime(#[from] RuntimeError),
 }
@@ -53,8 +55,12 @@ pub struct BuiltImage {
     pub built: bool,
 }
 
-pub fn detect(source: &SourceArchive) -> BuildMethod {
-    if source.contains_file("Dockerfile") {
+/// Config var naming the Dockerfile (relative path) when it is not `Dockerfile`.
+pub const DOCKERFILE_CONFIG_VAR: &str = "BERTH_DOCKERFILE";
+
+/// A Dockerfile build when the source has `dockerfile`, else buildpacks.
+pub fn detect(source: &SourceArchive, dockerfile: &str) -> BuildMethod {
+    if source.contains_file(dockerfile) {
         BuildMethod::Dockerfile
     } else {
         BuildMethod::Buildpacks
@@ -78,7 +84,11 @@ pub async fn build(
     progress: UnboundedSender<String>,
 ) -> Result<BuiltImage, BuildError> {
     let runtime = job.runtime;
-    let method = detect(&source);
+    let dockerfile = job.env.get(DOCKERFILE_CONFIG_VAR).map(String::as_str).unwrap_or("Dockerfile");
+    if job.env.contains_key(DOCKERFILE_CONFIG_VAR) && !source.contains_file(dockerfile) {
+        return Err(BuildError::MissingDockerfile(dockerfile.to_string()));
+    }
+    let method = detect(&source, dockerfile);
     let procfile = procfile(&source)?;
     if let Some(labels) = runtime.image_labels(tag).await? {
         let _ = progress.send(format!("-----> Image {tag} already built for this source; reusing it"));
@@ -92,10 +102,10 @@ pub async fn build(
     let mut labels = job.labels.clone();
     let process_types = match method {
         BuildMethod::Dockerfile => {
-            let _ = progress.send("-----> Building Dockerfile".to_string());
+            let _ = progress.send(format!("-----> Building {dockerfile}"));
             let process_types = procfile.filter(|p| !p.is_empty()).unwrap_or_else(image_default_web);
             labels.insert(PROCESS_TYPES_LABEL.into(), json(&process_types));
-            runtime.build_image(source.into_tar(), tag, &labels, progress).await?;
+            runtime.build_image(source.into_tar(), dockerfile, tag, &labels, progress).await?;
             process_types
         }
         BuildMethod::Buildpacks => {

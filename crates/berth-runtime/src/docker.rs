@@ -214,11 +214,13 @@ impl Runtime for DockerRuntime {
     async fn build_image(
         &self,
         context: Vec<u8>,
+        dockerfile: &str,
         tag: &str,
         labels: &BTreeMap<String, String>,
         progress: tokio::sync::mpsc::UnboundedSender<String>,
     ) -> Result<()> {
         let options = BuildImageOptions {
+            dockerfile: dockerfile.to_string(),
             t: tag.to_string(),
             rm: true,
             forcerm: true,

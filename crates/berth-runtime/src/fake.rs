@@ -146,6 +146,7 @@ impl Runtime for FakeRuntime {
     async fn build_image(
         &self,
         _context: Vec<u8>,
+        _dockerfile: &str,
         tag: &str,
         _labels: &BTreeMap<String, String>,
         progress: tokio::sync::mpsc::UnboundedSender<String>,

@@ -138,11 +138,13 @@ pub trait Runtime: Send + Sync + 'static {
     async fn remove(&self, id: &str) -> Result<()>;
     /// All instances (running or not) carrying all these labels.
     async fn list(&self, labels: &[(&str, &str)]) -> Result<Vec<Instance>>;
-    /// Builds an image from an uncompressed tar build context (with a
-    /// `Dockerfile` at its root), sending each output line to `progress`.
+    /// Builds an image from an uncompressed tar build context, with the
+    /// Dockerfile at `dockerfile` (relative to the context root), sending each
+    /// output line to `progress`.
     async fn build_image(
         &self,
         context: Vec<u8>,
+        dockerfile: &str,
         tag: &str,
         labels: &BTreeMap<String, String>,
         progress: tokio::sync::mpsc::UnboundedSender<String>,

@@ -115,4 +115,21 @@ fn git_push_builds_deploys_and_rejects_bad_builds() {
     assert!(output.contains("released v4") && output.contains("forced update"), "{output}");
     let releases = server.cli_json(&["releases", "-a", "pushy"]);
     assert_eq!(releases[0]["description"], format!("Deploy {}", &first[..7]));
+
+    // The app's config can name a Dockerfile elsewhere in the tree.
+    std::fs::create_dir_all(dir.join("deploy")).unwrap();
+    let dockerfile = std::fs::read_to_string(dir.join("Dockerfile")).unwrap().replace("APP_VERSION=1", "APP_VERSION=3");
+    std::fs::write(dir.join("deploy/App.Dockerfile"), dockerfile).unwrap();
+    std::fs::remove_file(dir.join("Dockerfile")).unwrap();
+    git_ok(dir, &["add", "-A"]);
+    git_ok(dir, &["commit", "-q", "-m", "custom dockerfile path"]);
+    server.cli_ok(&["config:set", "-a", "pushy", "BERTH_DOCKERFILE=deploy/Missing.Dockerfile"]);
+    let (ok, output) = push(dir);
+    assert!(!ok && output.contains("not a file in the source"), "{output}");
+    server.cli_ok(&["config:set", "-a", "pushy", "BERTH_DOCKERFILE=deploy/App.Dockerfile"]);
+    let (ok, output) = push(dir);
+    assert!(ok && output.contains("Building deploy/App.Dockerfile"), "{output}");
+    wait_for("the custom Dockerfile build to serve", Duration::from_secs(30), || {
+        server.app_json("pushy").filter(|b| b["version"] == "3")
+    });
 }

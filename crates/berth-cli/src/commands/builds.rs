@@ -146,3 +146,38 @@ pub async fn purge(client: &Client, app: &str, confirm: Option<String>) -> Resul
     println!("Build cache of {app} purged.");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+
+    use super::*;
+
+    #[test]
+    fn pack_honours_gitignore_and_slugignore_and_skips_git() {
+        let dir = std::env::temp_dir().join(format!("berth-pack-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        for (path, content) in [
+            ("app.py", "print(1)"),
+            (".gitignore", "secret.env\n"),
+            (".slugignore", "docs/\n"),
+            ("secret.env", "X=1"),
+            ("docs/manual.txt", "long"),
+            (".git/config", "[core]"),
+            (".profile.d/x.sh", "export A=1"),
+        ] {
+            let file = dir.join(path);
+            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+            std::fs::write(file, content).unwrap();
+        }
+        let blob = pack(&dir).unwrap();
+        let mut tar = Vec::new();
+        flate2::read::GzDecoder::new(blob.as_slice()).read_to_end(&mut tar).unwrap();
+        let mut archive = tar::Archive::new(tar.as_slice());
+        let mut names: Vec<String> =
+            archive.entries().unwrap().map(|e| e.unwrap().path().unwrap().display().to_string()).collect();
+        names.sort();
+        assert_eq!(names, vec![".gitignore", ".profile.d/x.sh", ".slugignore", "app.py"]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
