@@ -128,8 +128,7 @@ fn secrets_are_private_at_rest() {
     let (_, vars) = call(&server, "GET", "/apps/vault/config-vars", token, None);
     assert_eq!(vars["DB_PASSWORD"], secret);
 
-    for entry in std::fs::read_dir(server.data_dir.path()).unwrap() {
-        let path = entry.unwrap().path();
+    for path in files_under(server.data_dir.path()) {
         let bytes = std::fs::read(&path).unwrap();
         assert!(
             !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
@@ -146,4 +145,19 @@ fn secrets_are_private_at_rest() {
         let mode = std::fs::metadata(server.data_dir.path().join(private)).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "{private}");
     }
+}
+
+/// Every regular file below `dir`, recursively.
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let kind = entry.file_type().unwrap();
+        if kind.is_dir() {
+            files.extend(files_under(&entry.path()));
+        } else if kind.is_file() {
+            files.push(entry.path());
+        }
+    }
+    files
 }
