@@ -10,7 +10,7 @@ use bollard::container::{
     StartContainerOptions, StopContainerOptions, WaitContainerOptions,
 };
 use bollard::errors::Error as BollardError;
-use bollard::image::BuildImageOptions;
+use bollard::image::{BuildImageOptions, ListImagesOptions, RemoveImageOptions};
 use bollard::models::{EndpointSettings, HostConfig, RestartPolicy, RestartPolicyNameEnum};
 use bollard::network::{CreateNetworkOptions, ListNetworksOptions};
 use bollard::Docker;
@@ -101,6 +101,21 @@ impl Runtime for DockerRuntime {
             Err(e) if status_code(&e) == Some(404) => Ok(false),
             Err(e) => Err(engine(e)),
         }
+    }
+
+    async fn remove_images(&self, labels: &[(&str, &str)]) -> Result<usize> {
+        let options = ListImagesOptions { all: false, filters: label_filters(labels), ..Default::default() };
+        let images = self.docker.list_images(Some(options)).await.map_err(engine)?;
+        let mut removed = 0;
+        for image in images {
+            let options = RemoveImageOptions { force: true, noprune: false };
+            match self.docker.remove_image(&image.id, Some(options), None).await {
+                Ok(_) => removed += 1,
+                Err(e) if status_code(&e) == Some(404) => {}
+                Err(e) => return Err(engine(e)),
+            }
+        }
+        Ok(removed)
     }
 
     async fn image_labels(&self, image: &str) -> Result<Option<BTreeMap<String, String>>> {

@@ -77,6 +77,10 @@ impl Runtime for FakeRuntime {
         Ok(self.inner.lock().unwrap().images.iter().any(|i| i == image))
     }
 
+    async fn remove_images(&self, _labels: &[(&str, &str)]) -> Result<usize> {
+        Ok(0)
+    }
+
     async fn image_labels(&self, image: &str) -> Result<Option<BTreeMap<String, String>>> {
         let exists = self.inner.lock().unwrap().images.iter().any(|i| i == image);
         Ok(exists.then(BTreeMap::new))

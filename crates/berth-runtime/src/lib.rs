@@ -127,6 +127,8 @@ pub trait Runtime: Send + Sync + 'static {
     /// Names of networks carrying all these labels.
     async fn list_networks(&self, labels: &[(&str, &str)]) -> Result<Vec<String>>;
     async fn image_exists(&self, image: &str) -> Result<bool>;
+    /// Removes every image carrying all these labels; returns how many.
+    async fn remove_images(&self, labels: &[(&str, &str)]) -> Result<usize>;
     /// The labels of a local image, or `None` when it does not exist.
     async fn image_labels(&self, image: &str) -> Result<Option<BTreeMap<String, String>>>;
     /// Creates and starts an instance; returns its id.

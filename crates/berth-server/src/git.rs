@@ -27,9 +27,14 @@ pub fn repos_dir(data_dir: &Path) -> PathBuf {
 
 const PRE_RECEIVE: &str = "#!/bin/sh\n# Installed by Berth: builds and deploys pushes to main/master.\nexec \"$BERTH_EXE\" hook pre-receive\n";
 
+/// The app's bare repository.
+pub fn repo_dir(data_dir: &Path, app: &str) -> PathBuf {
+    repos_dir(data_dir).join(format!("{app}.git"))
+}
+
 /// Creates the app's bare repository (idempotent) with Berth's hook.
 pub async fn ensure_repo(data_dir: &Path, app: &str) -> std::io::Result<PathBuf> {
-    let repo = repos_dir(data_dir).join(format!("{app}.git"));
+    let repo = repo_dir(data_dir, app);
     if !repo.join("HEAD").exists() {
         tokio::fs::create_dir_all(&repo).await?;
         let out = Command::new("git")

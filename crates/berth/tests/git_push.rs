@@ -132,4 +132,12 @@ fn git_push_builds_deploys_and_rejects_bad_builds() {
     wait_for("the custom Dockerfile build to serve", Duration::from_secs(30), || {
         server.app_json("pushy").filter(|b| b["version"] == "3")
     });
+
+    // Destroy leaves nothing behind: images, the repository, the build cache.
+    server.cli_ok(&["apps:destroy", "-a", "pushy", "--confirm", "pushy"]);
+    let images =
+        support::docker(&["images", "-q", "--filter", &format!("label=io.berth.image.namespace={}", server.namespace)]);
+    assert!(String::from_utf8_lossy(&images.stdout).trim().is_empty(), "images left behind");
+    assert!(!server.data_dir.path().join("repos/pushy.git").exists());
+    assert!(!server.data_dir.path().join("cache/pushy").exists());
 }

@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use super::body::ApiJson;
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
+use crate::reconcile::labels;
 use crate::state::AppState;
 use crate::view;
 
@@ -74,6 +75,19 @@ pub async fn destroy(
     // Desired state is gone; remove what runs now rather than waiting for a pass.
     if let Err(e) = state.reconciler.teardown_app(&app).await {
         tracing::warn!(app = %app.name, error = %e, "teardown incomplete; the reconciler will finish it");
+    }
+    // What builds left behind: a new app of the same name starts clean.
+    let namespace = state.config.namespace.as_str();
+    let image_labels = [(labels::IMAGE_NAMESPACE, namespace), (labels::IMAGE_APP, app.name.as_str())];
+    if let Err(e) = state.runtime.remove_images(&image_labels).await {
+        tracing::warn!(app = %app.name, error = %e, "could not remove the app's images");
+    }
+    for dir in [crate::git::repo_dir(&state.config.data_dir, &app.name), crate::deploy::cache_dir(&state, &app.name)] {
+        if let Err(e) = tokio::fs::remove_dir_all(&dir).await {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!(app = %app.name, dir = %dir.display(), error = %e, "could not remove");
+            }
+        }
     }
     Ok(Json(view::app(&app, &state.urls)))
 }
