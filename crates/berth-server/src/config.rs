@@ -29,6 +29,8 @@ pub struct ServerConfig {
     pub max_concurrent_builds: usize,
     /// Extra CA certificates (PEM files) trusted by builds, on top of the host bundle.
     pub build_ca_files: Vec<PathBuf>,
+    /// The API's URL as clients see it (behind a proxy or on another host).
+    pub public_url: Option<String>,
 }
 
 impl ServerConfig {
@@ -46,6 +48,7 @@ impl ServerConfig {
             build_timeout: Duration::from_secs(15 * 60),
             max_concurrent_builds: 2,
             build_ca_files: Vec::new(),
+            public_url: None,
         }
     }
 }

@@ -142,7 +142,7 @@ async fn run_backend(
         .env("BERTH_EXE", exe)
         .env("BERTH_APP", app)
         .env("BERTH_USER", user)
-        .env("BERTH_HOOK_URL", &state.urls.api_url)
+        .env("BERTH_HOOK_URL", &state.urls.internal_api_url)
         .env("BERTH_HOOK_SECRET", &state.hook_secret)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

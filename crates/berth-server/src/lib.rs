@@ -74,7 +74,12 @@ pub async fn run(config: ServerConfig) -> Result<(), ServerError> {
     let http_addr = http_listener.local_addr()?;
     let api_host = if api_addr.ip().is_unspecified() { "127.0.0.1".to_string() } else { api_addr.ip().to_string() };
     let urls = Urls {
-        api_url: format!("http://{api_host}:{}", api_addr.port()),
+        api_url: config
+            .public_url
+            .clone()
+            .map(|u| u.trim_end_matches('/').to_string())
+            .unwrap_or_else(|| format!("http://{api_host}:{}", api_addr.port())),
+        internal_api_url: format!("http://{api_host}:{}", api_addr.port()),
         domain: config.domain.clone(),
         http_port: http_addr.port(),
     };

@@ -9,8 +9,11 @@ use crate::reconcile::labels;
 /// What the API needs to build URLs pointing back at this server.
 #[derive(Debug, Clone)]
 pub struct Urls {
-    /// e.g. `http://127.0.0.1:7070`
+    /// How clients reach the API, e.g. `http://127.0.0.1:7070` or the
+    /// `--public-url`: used in git URLs, upload and output-stream links.
     pub api_url: String,
+    /// How the server's own git hook reaches the API (always loopback-able).
+    pub internal_api_url: String,
     pub domain: String,
     pub http_port: u16,
 }

@@ -51,6 +51,9 @@ struct ServerArgs {
     /// Builds running at once; more wait in line
     #[arg(long, default_value_t = 2)]
     max_concurrent_builds: usize,
+    /// The API URL clients use (git remotes, upload links), e.g. https://berth.example.com
+    #[arg(long, env = "BERTH_PUBLIC_URL")]
+    public_url: Option<String>,
     /// Extra CA certificate (PEM) trusted by buildpack builds, e.g. a corporate proxy's (repeatable)
     #[arg(long = "build-ca-file", value_name = "PEM")]
     build_ca_files: Vec<PathBuf>,
@@ -97,6 +100,7 @@ fn server_config(args: ServerArgs) -> berth_server::ServerConfig {
     config.build_timeout = Duration::from_secs(args.build_timeout.max(1) * 60);
     config.max_concurrent_builds = args.max_concurrent_builds.max(1);
     config.build_ca_files = args.build_ca_files;
+    config.public_url = args.public_url;
     config
 }
 
