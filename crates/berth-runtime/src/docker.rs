@@ -276,13 +276,13 @@ impl Runtime for DockerRuntime {
             image: Some(spec.image.clone()),
             cmd: Some(spec.command.clone()),
             env: Some(spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
-            user: Some(spec.user.clone()),
+            user: spec.user.clone(),
             labels: Some(spec.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
             host_config: Some(HostConfig {
                 binds: Some(binds),
                 memory: Some(memory),
                 memory_swap: Some(memory),
-                network_mode: Some("host".to_string()),
+                network_mode: Some(spec.network.clone().unwrap_or_else(|| "host".to_string())),
                 init: Some(true),
                 ..Default::default()
             }),

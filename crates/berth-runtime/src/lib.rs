@@ -88,8 +88,10 @@ pub struct JobSpec {
     pub image: String,
     pub command: Vec<String>,
     pub env: Vec<(String, String)>,
-    /// `uid[:gid]` or a user name.
-    pub user: String,
+    /// `uid[:gid]` or a user name; `None`: the image's user.
+    pub user: Option<String>,
+    /// Network to join; `None`: the host network (builds reach registries).
+    pub network: Option<String>,
     /// (host path, container path, read-only)
     pub binds: Vec<(String, String, bool)>,
     pub labels: BTreeMap<String, String>,
@@ -151,7 +153,7 @@ pub trait Runtime: Send + Sync + 'static {
         labels: &BTreeMap<String, String>,
         progress: tokio::sync::mpsc::UnboundedSender<String>,
     ) -> Result<()>;
-    /// Runs a job to completion on the host network, sending each output line
+    /// Runs a job to completion, sending each output line
     /// to `output`; returns its exit code. The container is always removed.
     async fn run_job(&self, spec: &JobSpec, output: tokio::sync::mpsc::UnboundedSender<String>) -> Result<i64>;
     /// Whether something accepts TCP connections at an instance address within `timeout`.

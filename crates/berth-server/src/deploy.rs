@@ -275,6 +275,9 @@ async fn run_build(
         })
         .await
         .map_err(|e| e.to_string())?;
+    if !crate::release_phase::run(state, app, &release, |line| out.push(line)).await {
+        return Err("The release phase failed; the running release is unchanged.".into());
+    }
     state.reconciler.trigger();
     out.push(format!("-----> Launching... released v{}", release.version));
     wait_for_launch(state, app, release.version, out).await;

@@ -9,6 +9,7 @@ pub mod deploy;
 pub mod error;
 pub mod git;
 pub mod reconcile;
+pub mod release_phase;
 pub mod state;
 pub mod view;
 
@@ -54,6 +55,10 @@ pub async fn run(config: ServerConfig) -> Result<(), ServerError> {
     berth_build::buildpacks::install_builtin(&data_dir.join("buildpacks")).map_err(dir_error)?;
     berth_build::buildpacks::write_ca_bundle(&data_dir.join("build-ca.pem"), &config.build_ca_files)
         .map_err(|source| ServerError::DataDir { path: "build CA bundle".into(), source })?;
+    let failed_releases = store.fail_pending_releases().await?;
+    if failed_releases > 0 {
+        tracing::warn!(failed_releases, "release phases interrupted by the last shutdown: those releases failed");
+    }
     let interrupted = store.fail_interrupted_builds().await?;
     if interrupted > 0 {
         tracing::warn!(interrupted, "builds interrupted by the last shutdown were marked failed");

@@ -268,7 +268,43 @@ impl Store {
         ReleaseRecord::from_row(&row, &self.cipher)
     }
 
-    /// Creates the next release from the current one: `derive` gets the current
+    /// The newest release that has not failed (succeeded, or pending its release
+    /// phase): what the next release builds on, so a config change made while a
+    /// deploy's release phase runs keeps the deploy's image.
+    pub async fn latest_live_release(&self, app_id: &str) -> Result<ReleaseRecord> {
+        let row = sqlx::query(&format!(
+            "{RELEASE_SELECT} WHERE r.app_id = ? AND r.status != 'failed' ORDER BY r.version DESC LIMIT 1"
+        ))
+        .bind(app_id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("release of app {app_id}")))?;
+        ReleaseRecord::from_row(&row, &self.cipher)
+    }
+
+    /// Ends a pending release: `succeeded` makes it current, `failed` never will.
+    pub async fn set_release_status(&self, release_id: &str, succeeded: bool) -> Result<()> {
+        let _guard = self.write_lock.lock().await;
+        sqlx::query("UPDATE releases SET status = ?, updated_at = ? WHERE id = ? AND status = 'pending'")
+            .bind(if succeeded { "succeeded" } else { "failed" })
+            .bind(Utc::now())
+            .bind(release_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Release phases interrupted by a server stop: those releases failed.
+    pub async fn fail_pending_releases(&self) -> Result<u64> {
+        let _guard = self.write_lock.lock().await;
+        let done = sqlx::query("UPDATE releases SET status = 'failed', updated_at = ? WHERE status = 'pending'")
+            .bind(Utc::now())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Creates the next release from the latest live one: `derive` gets that
     /// release and returns the new one. Runs under the write lock, so concurrent
     /// changes (two `config:set`) never lose each other's updates.
     pub async fn create_release_from_current<F>(&self, app_id: &str, derive: F) -> Result<ReleaseRecord>
@@ -276,7 +312,7 @@ impl Store {
         F: FnOnce(&ReleaseRecord) -> Result<NewRelease>,
     {
         let _guard = self.write_lock.lock().await;
-        let current = self.current_release(app_id).await?;
+        let current = self.latest_live_release(app_id).await?;
         let new = derive(&current)?;
         let now = Utc::now();
         let mut tx = self.pool.begin().await?;
@@ -330,12 +366,13 @@ impl Store {
             serde_json::to_string(&new.process_types).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         sqlx::query(
             "INSERT INTO releases (id, app_id, version, description, status, image, process_types, config, user_id, created_at, updated_at)
-             VALUES (?, ?, ?, ?, 'succeeded', ?, ?, ?, ?, ?, ?)",
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&id)
         .bind(app_id)
         .bind(version)
         .bind(&new.description)
+        .bind(if new.needs_release_phase() { "pending" } else { "succeeded" })
         .bind(&new.image)
         .bind(process_types)
         .bind(self.cipher.seal(&config_json, app_id.as_bytes()))
@@ -349,9 +386,10 @@ impl Store {
 
     // ---- formation ------------------------------------------------------------
 
-    /// The app's formation, limited to the process types of its current release.
+    /// The app's formation, limited to the process types of its latest live
+    /// release (so a deploy's new types can be scaled while its release phase runs).
     pub async fn list_formation(&self, app_id: &str) -> Result<Vec<FormationRecord>> {
-        let current = self.current_release(app_id).await?;
+        let current = self.latest_live_release(app_id).await?;
         let rows = sqlx::query(&format!("{FORMATION_SELECT} WHERE app_id = ? ORDER BY process_type"))
             .bind(app_id)
             .fetch_all(&self.pool)

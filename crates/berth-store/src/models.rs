@@ -66,6 +66,14 @@ pub struct NewRelease {
     pub user_id: String,
 }
 
+impl NewRelease {
+    /// A release with a `release` process starts `pending`: it becomes current
+    /// only after that process ran once and exited 0 (Heroku's release phase).
+    pub fn needs_release_phase(&self) -> bool {
+        self.image.is_some() && self.process_types.get("release").is_some_and(|c| !c.trim().is_empty())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReleaseRecord {
     pub id: String,

@@ -202,3 +202,33 @@ async fn app_buildpacks_round_trip() {
     store.set_app_buildpacks(&app.id, &urls).await.unwrap();
     assert_eq!(store.app_buildpacks(&app.id).await.unwrap(), urls);
 }
+
+#[tokio::test]
+async fn release_phase_keeps_releases_pending_until_they_pass() {
+    let (store, admin) = store().await;
+    let app = store.create_app("web1", &admin.id).await.unwrap();
+    let v2 = store.create_release_from_current(&app.id, deploy("img:1", &[("web", "")], &admin)).await.unwrap();
+    assert_eq!(v2.status, "succeeded");
+    let v3 = store
+        .create_release_from_current(&app.id, deploy("img:2", &[("web", ""), ("release", "./migrate")], &admin))
+        .await
+        .unwrap();
+    assert_eq!(v3.status, "pending");
+    assert_eq!(store.current_release(&app.id).await.unwrap().version, 2, "pending is not current");
+    // A config change during the phase builds on the pending deploy, not on v2.
+    let v4 = store
+        .create_release_from_current(&app.id, |cur| Ok(cur.with_config(cur.config.clone(), "Set X".into(), &admin.id)))
+        .await
+        .unwrap();
+    assert_eq!(v4.image.as_deref(), Some("img:2"));
+    store.set_release_status(&v3.id, false).await.unwrap();
+    store.set_release_status(&v4.id, true).await.unwrap();
+    assert_eq!(store.current_release(&app.id).await.unwrap().version, 4);
+    assert_eq!(store.release(&app.id, "v3").await.unwrap().status, "failed");
+    let v5 = store
+        .create_release_from_current(&app.id, deploy("img:3", &[("web", ""), ("release", "x")], &admin))
+        .await
+        .unwrap();
+    assert_eq!(store.fail_pending_releases().await.unwrap(), 1);
+    assert_eq!(store.release(&app.id, &v5.id).await.unwrap().status, "failed");
+}

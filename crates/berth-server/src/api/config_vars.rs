@@ -21,7 +21,7 @@ pub async fn show(
     Path(name): Path<String>,
 ) -> ApiResult<Json<ConfigVars>> {
     let app = state.app(&name).await?;
-    Ok(Json(state.store.current_release(&app.id).await?.config))
+    Ok(Json(state.store.latest_live_release(&app.id).await?.config))
 }
 
 /// `PATCH /apps/{app}/config-vars`: `{"K": "v"}` sets, `{"K": null}` removes.
@@ -51,7 +51,7 @@ pub async fn update(
         changes.push((key, value));
     }
 
-    let current = state.store.current_release(&app.id).await?;
+    let current = state.store.latest_live_release(&app.id).await?;
     let mut next = current.config.clone();
     apply(&mut next, &changes);
     if next == current.config {
@@ -71,6 +71,7 @@ pub async fn update(
         })
         .await?;
     tracing::info!(app = %app.name, version = release.version, user = %caller.user.email, "config changed");
+    crate::release_phase::spawn(&state, app, release.clone());
     state.reconciler.trigger();
     Ok(Json(release.config))
 }

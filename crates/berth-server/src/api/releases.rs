@@ -102,8 +102,10 @@ pub async fn create(
         })
         .await?;
     tracing::info!(app = %app.name, version = release.version, description = %release.description, "release created");
+    let current = state.store.current_release(&app.id).await?.version;
+    crate::release_phase::spawn(&state, app, release.clone());
     state.reconciler.trigger();
-    Ok((StatusCode::CREATED, Json(view::release(&release, release.version))))
+    Ok((StatusCode::CREATED, Json(view::release(&release, current))))
 }
 
 enum Change {

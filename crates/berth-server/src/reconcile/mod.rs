@@ -26,7 +26,7 @@ use plan::{plan, Slot};
 /// Sources `/app/.profile.d/*.sh`, then runs the command given as `$0`. bash
 /// execs a simple command in place (dash does not), so SIGTERM from a stop
 /// reaches the app itself; images without bash fall back to sh.
-const PROFILE_WRAPPER: &str = r#"for f in /app/.profile.d/*.sh; do [ -r "$f" ] && . "$f"; done; if [ -x /bin/bash ]; then exec /bin/bash -c "$0"; fi; exec /bin/sh -c "$0""#;
+pub(crate) const PROFILE_WRAPPER: &str = r#"for f in /app/.profile.d/*.sh; do [ -r "$f" ] && . "$f"; done; if [ -x /bin/bash ]; then exec /bin/bash -c "$0"; fi; exec /bin/sh -c "$0""#;
 
 pub struct Reconciler {
     store: Store,
@@ -142,6 +142,7 @@ impl Reconciler {
             formation
                 .iter()
                 .filter(|f| !NON_FORMATION_TYPES.contains(&f.process_type.as_str()))
+                .filter(|f| release.process_types.contains_key(&f.process_type))
                 .flat_map(|f| {
                     (1..=f.quantity).map(|index| Slot {
                         process: f.process_type.clone(),
@@ -333,11 +334,11 @@ impl Reconciler {
         self.router.set_routes(table);
     }
 
-    fn network(&self, app: &AppRecord) -> String {
+    pub fn network(&self, app: &AppRecord) -> String {
         labels::network_name(&self.config.namespace, &app.name)
     }
 
-    fn network_labels(&self, app: &AppRecord) -> BTreeMap<String, String> {
+    pub fn network_labels(&self, app: &AppRecord) -> BTreeMap<String, String> {
         BTreeMap::from([
             (labels::NAMESPACE.to_string(), self.config.namespace.clone()),
             (labels::APP.to_string(), app.name.clone()),
