@@ -153,17 +153,12 @@ impl Runtime for DockerRuntime {
             }),
             ..Default::default()
         };
-        let options = CreateContainerOptions { name: spec.name.clone(), platform: None };
-        let created = match self.docker.create_container(Some(options), config).await {
-            Ok(c) => c,
-            Err(e) if status_code(&e) == Some(404) => return Err(RuntimeError::ImageNotFound(spec.image.clone())),
-            Err(e) => return Err(engine(e)),
-        };
-        if let Err(e) = self.start(&created.id).await {
-            let _ = self.remove(&created.id).await;
+        let id = self.create(&spec.name, &spec.image, config).await?;
+        if let Err(e) = self.start(&id).await {
+            let _ = self.remove(&id).await;
             return Err(e);
         }
-        Ok(created.id)
+        Ok(id)
     }
 
     async fn start(&self, id: &str) -> Result<()> {
@@ -288,13 +283,7 @@ impl Runtime for DockerRuntime {
             }),
             ..Default::default()
         };
-        let options = CreateContainerOptions { name: spec.name.clone(), platform: None };
-        let created = match self.docker.create_container(Some(options), config).await {
-            Ok(c) => c,
-            Err(e) if status_code(&e) == Some(404) => return Err(RuntimeError::ImageNotFound(spec.image.clone())),
-            Err(e) => return Err(engine(e)),
-        };
-        let id = created.id;
+        let id = self.create(&spec.name, &spec.image, config).await?;
         let result = tokio::time::timeout(spec.timeout, self.follow_job(&id, output)).await;
         let _ = self.remove(&id).await;
         match result {
@@ -305,6 +294,16 @@ impl Runtime for DockerRuntime {
 }
 
 impl DockerRuntime {
+    /// Creates (not starts) a container; a missing image is `ImageNotFound`.
+    async fn create(&self, name: &str, image: &str, config: Config<String>) -> Result<String> {
+        let options = CreateContainerOptions { name: name.to_string(), platform: None };
+        match self.docker.create_container(Some(options), config).await {
+            Ok(created) => Ok(created.id),
+            Err(e) if status_code(&e) == Some(404) => Err(RuntimeError::ImageNotFound(image.to_string())),
+            Err(e) => Err(engine(e)),
+        }
+    }
+
     async fn follow_job(&self, id: &str, output: tokio::sync::mpsc::UnboundedSender<String>) -> Result<i64> {
         self.start(id).await?;
         let options = LogsOptions::<String> { follow: true, stdout: true, stderr: true, ..Default::default() };

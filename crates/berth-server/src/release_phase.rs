@@ -10,7 +10,7 @@ use berth_runtime::JobSpec;
 use berth_store::{AppRecord, ReleaseRecord};
 use tokio::sync::mpsc::unbounded_channel;
 
-use crate::reconcile::{labels, PROFILE_WRAPPER};
+use crate::reconcile::{dyno_env, labels, PROFILE_WRAPPER};
 use crate::state::AppState;
 
 /// A release command running longer than this fails the release.
@@ -66,11 +66,7 @@ async fn execute(
 ) -> Result<i64, String> {
     let network = state.reconciler.network(app);
     state.runtime.ensure_network(&network, &state.reconciler.network_labels(app)).await.map_err(|e| e.to_string())?;
-    let dyno = format!("release.{}", release.version);
-    let mut env: Vec<(String, String)> = release.config.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-    env.retain(|(k, _)| k != "PORT" && k != "DYNO");
-    env.push(("PORT".into(), state.config.app_port.to_string()));
-    env.push(("DYNO".into(), dyno));
+    let env = dyno_env(release, state.config.app_port, &format!("release.{}", release.version));
     let suffix = &uuid::Uuid::new_v4().simple().to_string()[..6];
     let spec = JobSpec {
         name: format!("{}-{}-release-v{}-{suffix}", state.config.namespace, app.name, release.version),

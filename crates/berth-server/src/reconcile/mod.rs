@@ -28,6 +28,20 @@ use plan::{plan, Slot};
 /// reaches the app itself; images without bash fall back to sh.
 pub(crate) const PROFILE_WRAPPER: &str = r#"for f in /app/.profile.d/*.sh; do [ -r "$f" ] && . "$f"; done; if [ -x /bin/bash ]; then exec /bin/bash -c "$0"; fi; exec /bin/sh -c "$0""#;
 
+/// A process's environment: the release's config vars, then `PORT` and `DYNO`
+/// (which config cannot override).
+pub(crate) fn dyno_env(release: &ReleaseRecord, port: u16, dyno: &str) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = release
+        .config
+        .iter()
+        .filter(|(k, _)| *k != "PORT" && *k != "DYNO")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    env.push(("PORT".into(), port.to_string()));
+    env.push(("DYNO".into(), dyno.to_string()));
+    env
+}
+
 pub struct Reconciler {
     store: Store,
     runtime: Arc<dyn Runtime>,
@@ -356,10 +370,7 @@ impl Reconciler {
             (labels::GENERATION.to_string(), slot.generation.to_string()),
             (labels::DYNO.to_string(), dyno.clone()),
         ]);
-        let mut env: Vec<(String, String)> = release.config.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        env.retain(|(k, _)| k != "PORT" && k != "DYNO");
-        env.push(("PORT".into(), self.config.app_port.to_string()));
-        env.push(("DYNO".into(), dyno.clone()));
+        let env = dyno_env(release, self.config.app_port, &dyno);
         let command = release.process_types.get(&slot.process).map(String::as_str).unwrap_or("");
         let (entrypoint, command) = if command.trim().is_empty() {
             (None, None)
