@@ -95,7 +95,6 @@ pub struct CreateApp {
 
 /// Config vars: `{"KEY": "value"}`. In a PATCH, `null` removes a key.
 pub type ConfigVars = BTreeMap<String, String>;
-pub type ConfigVarsPatch = BTreeMap<String, Option<String>>;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Release {
@@ -149,22 +148,6 @@ pub struct Formation {
     pub size: String,
     #[serde(rename = "type")]
     pub process_type: String,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct FormationUpdate {
-    /// Absent when the type is in the URL (`PATCH /apps/{app}/formation/{type}`).
-    #[serde(rename = "type", default)]
-    pub process_type: Option<String>,
-    #[serde(default)]
-    pub quantity: Option<i64>,
-    #[serde(default)]
-    pub size: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct FormationBatchUpdate {
-    pub updates: Vec<FormationUpdate>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
