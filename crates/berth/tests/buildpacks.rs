@@ -40,6 +40,11 @@ fn go_app() {
 }
 
 #[test]
+fn static_site() {
+    push_and_check("static-site", "static-push", "Static", "Hello from a static site");
+}
+
+#[test]
 fn procfile_only() {
     push_and_check("procfile-shell", "shell-app", "Procfile app detected", "Hello from a Procfile-only app");
 }
