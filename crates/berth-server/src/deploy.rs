@@ -156,7 +156,7 @@ pub async fn start_build(state: &AppState, request: BuildRequest) -> Result<(Bui
     state.builds.live.lock().unwrap().insert(record.id.clone(), Arc::clone(&out));
     let (state, build_id, task_out) = (state.clone(), record.id.clone(), Arc::clone(&out));
     tokio::spawn(async move {
-        let result = run_build(&state, &request, &build_id, &task_out).await;
+        let result = run_build(&state, request, &build_id, &task_out).await;
         let release_id = match &result {
             Ok(release_id) => Some(release_id.clone()),
             Err(message) => {
@@ -179,7 +179,7 @@ pub async fn start_build(state: &AppState, request: BuildRequest) -> Result<(Bui
 
 async fn run_build(
     state: &AppState,
-    request: &BuildRequest,
+    mut request: BuildRequest,
     build_id: &str,
     out: &Arc<LiveOutput>,
 ) -> Result<String, String> {
@@ -207,7 +207,8 @@ async fn run_build(
     };
     let started = Instant::now();
     out.push("-----> Building on the Berth stack");
-    let source = SourceArchive::from_tar(request.tar.clone(), MAX_SOURCE_BYTES).map_err(|e| e.to_string())?;
+    let source =
+        SourceArchive::from_tar(std::mem::take(&mut request.tar), MAX_SOURCE_BYTES).map_err(|e| e.to_string())?;
     let hex_id = |s: &str| -> Option<String> {
         (s.len() >= 12 && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_hexdigit())).then(|| s.to_ascii_lowercase())
     };

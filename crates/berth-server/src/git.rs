@@ -14,7 +14,7 @@ use axum::extract::{Path as UrlPath, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::TryStreamExt;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
 
 use crate::auth::{hash_token, token_from_header};
@@ -182,7 +182,7 @@ async fn run_backend(
             }
         }
     }
-    let stream = tokio_util::io::ReaderStream::new(reader.take(u64::MAX));
+    let stream = tokio_util::io::ReaderStream::new(reader);
     // Keep the child alive (and reaped) while its output streams.
     tokio::spawn(async move {
         let _ = child.wait().await;
