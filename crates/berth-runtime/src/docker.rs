@@ -13,11 +13,12 @@ use bollard::errors::Error as BollardError;
 use bollard::image::{BuildImageOptions, ListImagesOptions, RemoveImageOptions};
 use bollard::models::{EndpointSettings, HostConfig, RestartPolicy, RestartPolicyNameEnum};
 use bollard::network::{CreateNetworkOptions, ListNetworksOptions};
+use bollard::system::EventsOptions;
 use bollard::Docker;
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 
-use crate::{Instance, InstanceSpec, InstanceState, JobSpec, Result, Runtime, RuntimeError};
+use crate::{HttpProbe, Instance, InstanceSpec, InstanceState, JobSpec, Result, Runtime, RuntimeError};
 
 #[derive(Clone)]
 pub struct DockerRuntime {
@@ -133,10 +134,9 @@ impl Runtime for DockerRuntime {
             memory: Some(memory),
             memory_swap: Some(memory),
             network_mode: Some(spec.network.clone()),
-            restart_policy: Some(RestartPolicy {
-                name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),
-                maximum_retry_count: None,
-            }),
+            // Berth restarts crashed instances itself, with backoff and a record of
+            // each crash; an engine restart policy would hide both.
+            restart_policy: Some(RestartPolicy { name: Some(RestartPolicyNameEnum::NO), maximum_retry_count: None }),
             init: Some(true),
             ..Default::default()
         };
@@ -219,6 +219,64 @@ impl Runtime for DockerRuntime {
 
     async fn accepts_tcp(&self, addr: SocketAddr, timeout: Duration) -> bool {
         matches!(tokio::time::timeout(timeout, tokio::net::TcpStream::connect(addr)).await, Ok(Ok(_)))
+    }
+
+    async fn probe_http(&self, addr: SocketAddr, host: &str, path: &str, timeout: Duration) -> HttpProbe {
+        crate::probe::http_status(addr, host, path, timeout).await
+    }
+
+    async fn tail_logs(&self, id: &str, lines: usize) -> Result<Vec<String>> {
+        let options = LogsOptions::<String> {
+            follow: false,
+            stdout: true,
+            stderr: true,
+            tail: lines.to_string(),
+            ..Default::default()
+        };
+        let mut logs = self.docker.logs(id, Some(options));
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut sender = LineSender::new(tx);
+        while let Some(item) = logs.next().await {
+            match item {
+                Ok(chunk) => sender.push(&String::from_utf8_lossy(&chunk.into_bytes())),
+                Err(e) if status_code(&e) == Some(404) => return Err(RuntimeError::NotFound(format!("instance {id}"))),
+                Err(e) => return Err(engine(e)),
+            }
+        }
+        sender.flush();
+        drop(sender);
+        let mut out = Vec::new();
+        while let Ok(line) = rx.try_recv() {
+            out.push(line);
+        }
+        Ok(out)
+    }
+
+    async fn watch_exits(&self, labels: &[(&str, &str)]) -> Result<tokio::sync::mpsc::UnboundedReceiver<String>> {
+        let mut filters = label_filters(labels);
+        filters.insert("type".to_string(), vec!["container".to_string()]);
+        filters.insert("event".to_string(), vec!["die".to_string()]);
+        let options = EventsOptions::<String> { since: None, until: None, filters };
+        let mut events = self.docker.events(Some(options));
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Some(event) = events.next().await {
+                match event {
+                    Ok(event) => {
+                        if let Some(id) = event.actor.and_then(|a| a.id) {
+                            if tx.send(id).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "engine event stream ended; crashes are noticed by polling");
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(rx)
     }
 
     async fn build_image(
