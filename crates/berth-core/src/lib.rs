@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod buildpack;
+pub mod health;
 pub mod names;
 pub mod procfile;
 pub mod size;

@@ -18,7 +18,7 @@ use bollard::Docker;
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 
-use crate::{HttpProbe, Instance, InstanceSpec, InstanceState, JobSpec, Result, Runtime, RuntimeError};
+use crate::{HttpProbe, ImageInfo, Instance, InstanceSpec, InstanceState, JobSpec, Result, Runtime, RuntimeError};
 
 #[derive(Clone)]
 pub struct DockerRuntime {
@@ -117,6 +117,29 @@ impl Runtime for DockerRuntime {
             }
         }
         Ok(removed)
+    }
+
+    async fn list_images(&self, labels: &[(&str, &str)]) -> Result<Vec<ImageInfo>> {
+        let options = ListImagesOptions { all: false, filters: label_filters(labels), ..Default::default() };
+        let images = self.docker.list_images(Some(options)).await.map_err(engine)?;
+        Ok(images
+            .into_iter()
+            .map(|i| ImageInfo {
+                id: i.id,
+                tags: i.repo_tags.into_iter().filter(|t| t != "<none>:<none>").collect(),
+                created: DateTime::<Utc>::from_timestamp(i.created, 0).unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    async fn remove_image(&self, image: &str) -> Result<()> {
+        // Not forced: an image some container still uses stays (the engine says 409).
+        let options = RemoveImageOptions { force: false, noprune: false };
+        match self.docker.remove_image(image, Some(options), None).await {
+            Ok(_) => Ok(()),
+            Err(e) if status_code(&e) == Some(404) => Ok(()),
+            Err(e) => Err(engine(e)),
+        }
     }
 
     async fn image_labels(&self, image: &str) -> Result<Option<BTreeMap<String, String>>> {

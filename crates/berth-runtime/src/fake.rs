@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::Utc;
 
-use crate::{HttpProbe, Instance, InstanceSpec, InstanceState, JobSpec, Result, Runtime, RuntimeError};
+use crate::{HttpProbe, ImageInfo, Instance, InstanceSpec, InstanceState, JobSpec, Result, Runtime, RuntimeError};
 
 #[derive(Default)]
 pub struct FakeRuntime {
@@ -107,6 +107,19 @@ impl Runtime for FakeRuntime {
 
     async fn remove_images(&self, _labels: &[(&str, &str)]) -> Result<usize> {
         Ok(0)
+    }
+
+    async fn list_images(&self, _labels: &[(&str, &str)]) -> Result<Vec<ImageInfo>> {
+        let state = self.inner.lock().unwrap();
+        let old = Utc::now() - chrono::Duration::days(1);
+        Ok(state.images.iter().map(|i| ImageInfo { id: format!("sha256:{i}"), tags: vec![i.clone()], created: old }).collect())
+    }
+
+    async fn remove_image(&self, image: &str) -> Result<()> {
+        let mut state = self.inner.lock().unwrap();
+        let tag = image.strip_prefix("sha256:").unwrap_or(image).to_string();
+        state.images.retain(|i| i != &tag);
+        Ok(())
     }
 
     async fn image_labels(&self, image: &str) -> Result<Option<BTreeMap<String, String>>> {

@@ -128,6 +128,14 @@ impl Instance {
     }
 }
 
+/// A local image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageInfo {
+    pub id: String,
+    pub tags: Vec<String>,
+    pub created: DateTime<Utc>,
+}
+
 /// The outcome of one HTTP health probe.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HttpProbe {
@@ -150,6 +158,10 @@ pub trait Runtime: Send + Sync + 'static {
     async fn image_exists(&self, image: &str) -> Result<bool>;
     /// Removes every image carrying all these labels; returns how many.
     async fn remove_images(&self, labels: &[(&str, &str)]) -> Result<usize>;
+    /// Local images carrying all these labels.
+    async fn list_images(&self, labels: &[(&str, &str)]) -> Result<Vec<ImageInfo>>;
+    /// Removes one image by id or tag; absent images are fine, images in use are an error.
+    async fn remove_image(&self, image: &str) -> Result<()>;
     /// The labels of a local image, or `None` when it does not exist.
     async fn image_labels(&self, image: &str) -> Result<Option<BTreeMap<String, String>>>;
     /// Creates and starts an instance; returns its id.
