@@ -31,6 +31,8 @@ struct FakeState {
     /// Images whose instances exit as soon as they start (a crashing release).
     crashing_images: Vec<String>,
     exit_watchers: Vec<tokio::sync::mpsc::UnboundedSender<String>>,
+    /// Images report being a day old (else: just built).
+    images_aged: bool,
 }
 
 impl FakeRuntime {
@@ -48,6 +50,11 @@ impl FakeRuntime {
             i.status = "Exited (1) Less than a second ago".into();
             state.exit_watchers.retain(|w| w.send(id.to_string()).is_ok());
         }
+    }
+
+    /// Makes every image look a day old (for garbage collection tests).
+    pub fn age_images(&self) {
+        self.inner.lock().unwrap().images_aged = true;
     }
 
     /// Instances of this image answer HTTP probes with `status`.
@@ -111,8 +118,8 @@ impl Runtime for FakeRuntime {
 
     async fn list_images(&self, _labels: &[(&str, &str)]) -> Result<Vec<ImageInfo>> {
         let state = self.inner.lock().unwrap();
-        let old = Utc::now() - chrono::Duration::days(1);
-        Ok(state.images.iter().map(|i| ImageInfo { id: format!("sha256:{i}"), tags: vec![i.clone()], created: old }).collect())
+        let created = if state.images_aged { Utc::now() - chrono::Duration::days(1) } else { Utc::now() };
+        Ok(state.images.iter().map(|i| ImageInfo { id: format!("sha256:{i}"), tags: vec![i.clone()], created }).collect())
     }
 
     async fn remove_image(&self, image: &str) -> Result<()> {
