@@ -289,7 +289,7 @@ async fn run_build(
         return Err("The release phase failed; the running release is unchanged.".into());
     }
     state.reconciler.trigger();
-    out.push(format!("-----> Launching v{}...", release.version));
+    out.push(format!("-----> Launching... released v{}", release.version));
     wait_for_rollout(state, app, &release, |line| out.push(line)).await?;
     out.push(format!("       {} deployed to Berth", state.urls.web_url(&app.name)));
     Ok(release.id)
