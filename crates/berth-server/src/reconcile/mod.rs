@@ -138,7 +138,8 @@ impl Reconciler {
             Ok(mut exits) => {
                 let this = Arc::clone(&self);
                 tokio::spawn(async move {
-                    while exits.recv().await.is_some() {
+                    while let Some(id) = exits.recv().await {
+                        this.unroute(&id);
                         this.trigger();
                     }
                 });
@@ -158,6 +159,31 @@ impl Reconciler {
                 _ = self.wake.notified() => {}
                 _ = tokio::time::sleep(self.config.reconcile_interval) => {}
             }
+        }
+    }
+
+    /// Takes an instance that just exited out of the routes at once, before the
+    /// pass that handles its exit (so no request meets its closed port).
+    fn unroute(&self, id: &str) {
+        let addr = {
+            let mut tracked = self.tracked.lock().unwrap();
+            let Some(t) = tracked.get_mut(id) else { return };
+            t.healthy = false;
+            t.addr
+        };
+        let Some(addr) = addr else { return };
+        let changed = {
+            let mut routes = self.routes.lock().unwrap();
+            let mut changed = false;
+            for backends in routes.values_mut() {
+                let before = backends.len();
+                backends.retain(|b| b.addr != addr);
+                changed |= backends.len() != before;
+            }
+            changed
+        };
+        if changed {
+            self.publish_routes();
         }
     }
 

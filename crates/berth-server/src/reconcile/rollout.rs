@@ -90,6 +90,15 @@ impl Reconciler {
         for id in &plan.start {
             let Some(instance) = matchable.iter().find(|i| &i.id == id) else { continue };
             let dyno = dyno_of(instance);
+            if instance.state == InstanceState::Created {
+                // Created but never started: a server stop came between the two steps.
+                if let Err(e) = self.runtime.start(id).await {
+                    tracing::warn!(app = %app.name, %dyno, error = %e, "could not start instance");
+                }
+                self.tracked.lock().unwrap().insert(id.clone(), Tracked::booting(Instant::now()));
+                outcome.again(POLL);
+                continue;
+            }
             if rolling_out && release_of(instance) == Some(release.version) {
                 let reason = format!("{dyno} {} during the rollout", exit_reason(instance));
                 self.fail_rollout(app, &release, Some(instance), &reason).await;
@@ -189,7 +198,7 @@ impl Reconciler {
                     let mut tracked = self.tracked.lock().unwrap();
                     let t = tracked.entry(instance.id.clone()).or_insert_with(|| Tracked::booting(Instant::now()));
                     let from = t.state();
-                    t.mark_healthy(Instant::now());
+                    t.mark_healthy(Instant::now(), self.backend(instance).map(|b| b.addr));
                     drop(tracked);
                     self.events.emit(&app.name, &dyno, format!("State changed from {from} to up"));
                 }

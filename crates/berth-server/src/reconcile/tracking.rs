@@ -33,6 +33,8 @@ pub struct Tracked {
     pub last_exit_code: Option<i64>,
     /// When it became healthy (wall clock, for `ps`).
     pub up_since: Option<DateTime<Utc>>,
+    /// Where the router reaches it (known once healthy).
+    pub addr: Option<std::net::SocketAddr>,
     up_at: Option<Instant>,
 }
 
@@ -56,11 +58,13 @@ impl Tracked {
             last_exit_code: None,
             up_since: None,
             up_at: None,
+            addr: None,
         }
     }
 
-    pub fn mark_healthy(&mut self, now: Instant) {
+    pub fn mark_healthy(&mut self, now: Instant, addr: Option<std::net::SocketAddr>) {
         self.healthy = true;
+        self.addr = addr;
         self.up_since = Some(Utc::now());
         self.up_at = Some(now);
         self.last_failure = None;
@@ -124,7 +128,7 @@ mod tests {
         let t0 = Instant::now();
         let mut t = Tracked::booting(t0);
         assert_eq!(t.state(), "starting");
-        t.mark_healthy(t0);
+        t.mark_healthy(t0, None);
         assert_eq!(t.state(), "up");
         assert_eq!(t.record_crash(t0, Some(3)), Duration::from_secs(1));
         assert_eq!((t.state(), t.last_exit_code), ("crashed", Some(3)));
@@ -133,7 +137,7 @@ mod tests {
         assert_eq!(t.record_crash(t0, None), Duration::from_secs(2));
         assert_eq!(t.last_exit_code, Some(3), "an unknown exit status keeps the last known one");
         t.restarted(t0);
-        t.mark_healthy(t0);
+        t.mark_healthy(t0, None);
         let later = t0 + BACKOFF_RESET_AFTER;
         assert_eq!(t.record_crash(later, Some(1)), FIRST_BACKOFF, "a long healthy run resets backoff");
     }
