@@ -119,7 +119,11 @@ impl Runtime for FakeRuntime {
     async fn list_images(&self, _labels: &[(&str, &str)]) -> Result<Vec<ImageInfo>> {
         let state = self.inner.lock().unwrap();
         let created = if state.images_aged { Utc::now() - chrono::Duration::days(1) } else { Utc::now() };
-        Ok(state.images.iter().map(|i| ImageInfo { id: format!("sha256:{i}"), tags: vec![i.clone()], created }).collect())
+        Ok(state
+            .images
+            .iter()
+            .map(|i| ImageInfo { id: format!("sha256:{i}"), tags: vec![i.clone()], created })
+            .collect())
     }
 
     async fn remove_image(&self, image: &str) -> Result<()> {

@@ -361,11 +361,19 @@ pub async fn wait_for_rollout(
         }
         let newest = state.store.current_release(&app.id).await.map_err(|e| e.to_string())?;
         if newest.version > release.version {
-            out(format!("-----> v{} was superseded by v{} before it finished rolling out", release.version, newest.version));
+            out(format!(
+                "-----> v{} was superseded by v{} before it finished rolling out",
+                release.version, newest.version
+            ));
             return Ok(());
         }
         if Instant::now() >= deadline {
-            out(format!(" !     v{} is not serving yet after {}s; check `berth ps -a {}`", release.version, started.elapsed().as_secs(), app.name));
+            out(format!(
+                " !     v{} is not serving yet after {}s; check `berth ps -a {}`",
+                release.version,
+                started.elapsed().as_secs(),
+                app.name
+            ));
             return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(50)).await;

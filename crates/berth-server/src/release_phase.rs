@@ -56,7 +56,11 @@ pub async fn run(state: &AppState, app: &AppRecord, release: &ReleaseRecord, out
             } else {
                 format!("{reason}\nLast output lines:\n  {}", lines.join("\n  "))
             };
-            state.reconciler.events.emit(&app.name, "api", format!("Release v{} failed: {}", release.version, reason.lines().next().unwrap_or_default()));
+            state.reconciler.events.emit(
+                &app.name,
+                "api",
+                format!("Release v{} failed: {}", release.version, reason.lines().next().unwrap_or_default()),
+            );
             state.store.fail_release(&release.id, &reason).await
         }
     };

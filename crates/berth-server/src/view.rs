@@ -1,7 +1,7 @@
 //! Store records → Heroku-shaped API resources.
 
-use berth_core::api::{self, timestamp, IdEmail, IdName, IdOnly, ReleaseRef};
 use crate::reconcile::DynoStatus;
+use berth_core::api::{self, timestamp, IdEmail, IdName, IdOnly, ReleaseRef};
 use berth_store::{AppRecord, FormationRecord, ReleaseRecord, User};
 
 use crate::reconcile::labels;
@@ -133,12 +133,7 @@ pub fn formation(f: &FormationRecord, app: &AppRecord, current: &ReleaseRecord) 
 }
 
 /// Heroku dyno states: `starting`, `up`, `crashed`, `down` (plus `restarting`).
-pub fn dyno(
-    status: &DynoStatus,
-    app: &AppRecord,
-    releases: &[ReleaseRecord],
-    sizes: &[FormationRecord],
-) -> api::Dyno {
+pub fn dyno(status: &DynoStatus, app: &AppRecord, releases: &[ReleaseRecord], sizes: &[FormationRecord]) -> api::Dyno {
     let instance = &status.instance;
     let version: i64 = instance.label(labels::RELEASE).and_then(|v| v.parse().ok()).unwrap_or(0);
     let process_type = instance.label(labels::PROCESS).unwrap_or_default().to_string();

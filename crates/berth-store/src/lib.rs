@@ -316,11 +316,13 @@ impl Store {
     /// Records that a succeeded release's instances all proved healthy.
     pub async fn mark_release_deployed(&self, release_id: &str) -> Result<()> {
         let _guard = self.write_lock.lock().await;
-        sqlx::query("UPDATE releases SET deployed_at = ? WHERE id = ? AND status = 'succeeded' AND deployed_at IS NULL")
-            .bind(Utc::now())
-            .bind(release_id)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE releases SET deployed_at = ? WHERE id = ? AND status = 'succeeded' AND deployed_at IS NULL",
+        )
+        .bind(Utc::now())
+        .bind(release_id)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -335,8 +337,7 @@ impl Store {
     }
 
     pub async fn set_app_health_check(&self, app_id: &str, check: Option<&HealthCheck>) -> Result<()> {
-        let json =
-            check.map(serde_json::to_string).transpose().map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let json = check.map(serde_json::to_string).transpose().map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let _guard = self.write_lock.lock().await;
         sqlx::query("UPDATE apps SET health_check = ?, updated_at = ? WHERE id = ?")
             .bind(json)
@@ -420,8 +421,12 @@ impl Store {
         let config_json = serde_json::to_vec(&new.config).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let process_types =
             serde_json::to_string(&new.process_types).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let health_check =
-            new.health_check.as_ref().map(serde_json::to_string).transpose().map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let health_check = new
+            .health_check
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         sqlx::query(
             "INSERT INTO releases (id, app_id, version, description, status, image, process_types, config, user_id, created_at, updated_at, health_check)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -6,11 +6,11 @@ mod buildpacks;
 mod builds;
 pub mod checks;
 mod config;
-mod rollout;
 mod deploy;
 mod git;
 mod ps;
 mod releases;
+mod rollout;
 
 use crate::{AppArg, CliError, Client, Command};
 

@@ -200,7 +200,10 @@ async fn counts_open_tunnels_and_streaming_responses_per_backend() {
 
     // An upgraded connection stays in flight, even after the backend left the table.
     let mut tunnel = TcpStream::connect(addr).await.unwrap();
-    tunnel.write_all(b"GET /ws HTTP/1.1\r\nhost: ws.test\r\nconnection: upgrade\r\nupgrade: echo\r\n\r\n").await.unwrap();
+    tunnel
+        .write_all(b"GET /ws HTTP/1.1\r\nhost: ws.test\r\nconnection: upgrade\r\nupgrade: echo\r\n\r\n")
+        .await
+        .unwrap();
     let mut buf = [0u8; 512];
     let _ = tunnel.read(&mut buf).await.unwrap();
     wait_in_flight(&router, one, 1).await;

@@ -44,7 +44,10 @@ impl Reconciler {
                     this.events.emit(
                         &app_name,
                         &dyno,
-                        format!("Drain timeout ({}s): {left} requests or connections still open", this.config.drain_timeout.as_secs()),
+                        format!(
+                            "Drain timeout ({}s): {left} requests or connections still open",
+                            this.config.drain_timeout.as_secs()
+                        ),
                     );
                 }
             }
@@ -52,7 +55,11 @@ impl Reconciler {
                 this.events.emit(
                     &app_name,
                     &dyno,
-                    format!("Stopping (v{}): SIGTERM, SIGKILL after {}s", instance.label(labels::RELEASE).unwrap_or("?"), this.config.stop_grace.as_secs()),
+                    format!(
+                        "Stopping (v{}): SIGTERM, SIGKILL after {}s",
+                        instance.label(labels::RELEASE).unwrap_or("?"),
+                        this.config.stop_grace.as_secs()
+                    ),
                 );
                 if let Err(e) = this.runtime.stop(&instance.id, this.config.stop_grace).await {
                     tracing::warn!(instance = %instance.name, error = %e, "stop failed; removing anyway");

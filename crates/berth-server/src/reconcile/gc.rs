@@ -32,7 +32,8 @@ impl Reconciler {
         let releases = self.store.list_releases(&app.id).await?;
         let keep: HashSet<String> =
             releases.iter().rev().filter_map(|r| r.image.clone()).take(self.config.keep_releases).collect();
-        let filter = [(labels::IMAGE_NAMESPACE, self.config.namespace.as_str()), (labels::IMAGE_APP, app.name.as_str())];
+        let filter =
+            [(labels::IMAGE_NAMESPACE, self.config.namespace.as_str()), (labels::IMAGE_APP, app.name.as_str())];
         let cutoff = Utc::now() - chrono::Duration::from_std(MIN_AGE).unwrap_or_default();
         let mut removed = 0;
         for image in self.runtime.list_images(&filter).await? {

@@ -136,7 +136,11 @@ impl Reconciler {
                         t.restarted(Instant::now());
                         t.restarts
                     };
-                    self.events.emit(&app.name, &dyno, format!("Restarting (restart {restarts}); state changed from crashed to starting"));
+                    self.events.emit(
+                        &app.name,
+                        &dyno,
+                        format!("Restarting (restart {restarts}); state changed from crashed to starting"),
+                    );
                 }
                 Err(e) => tracing::warn!(app = %app.name, %dyno, error = %e, "could not restart instance"),
             }
@@ -189,8 +193,7 @@ impl Reconciler {
                 .filter(|i| !tracked.get(&i.id).is_some_and(|t| t.healthy || t.crash.is_some()))
                 .collect()
         };
-        let results =
-            futures_util::future::join_all(unproven.iter().map(|i| self.check_health(app, i, &check))).await;
+        let results = futures_util::future::join_all(unproven.iter().map(|i| self.check_health(app, i, &check))).await;
         for (instance, health) in unproven.iter().zip(results) {
             let dyno = dyno_of(instance);
             match health {
@@ -216,7 +219,11 @@ impl Reconciler {
                         let t = tracked.entry(instance.id.clone()).or_insert_with(|| Tracked::booting(Instant::now()));
                         t.record_crash(Instant::now(), None)
                     };
-                    self.events.emit(&app.name, &dyno, format!("{reason}; stopping it, restart in {}s", delay.as_secs()));
+                    self.events.emit(
+                        &app.name,
+                        &dyno,
+                        format!("{reason}; stopping it, restart in {}s", delay.as_secs()),
+                    );
                     if let Err(e) = self.runtime.stop(&instance.id, Duration::ZERO).await {
                         tracing::warn!(app = %app.name, %dyno, error = %e, "could not stop unhealthy instance");
                     }
@@ -273,7 +280,11 @@ impl Reconciler {
             self.store.mark_release_deployed(&release.id).await?;
             if release.image.is_some() {
                 let instances = desired.len();
-                self.events.emit(&app.name, "api", format!("Release v{} deployed ({instances} healthy)", release.version));
+                self.events.emit(
+                    &app.name,
+                    "api",
+                    format!("Release v{} deployed ({instances} healthy)", release.version),
+                );
                 self.spawn_image_gc(app.clone());
             }
         }
@@ -376,7 +387,13 @@ impl Reconciler {
     /// Fails a release that was rolling out: records why (with the failing
     /// instance's last log lines) and retires its instances; the next step
     /// converges back to the previous release, which never stopped serving.
-    async fn fail_rollout(self: &Arc<Self>, app: &AppRecord, release: &ReleaseRecord, culprit: Option<&Instance>, reason: &str) {
+    async fn fail_rollout(
+        self: &Arc<Self>,
+        app: &AppRecord,
+        release: &ReleaseRecord,
+        culprit: Option<&Instance>,
+        reason: &str,
+    ) {
         let mut text = reason.to_string();
         if let Some(instance) = culprit {
             match self.runtime.tail_logs(&instance.id, FAILURE_LOG_LINES).await {

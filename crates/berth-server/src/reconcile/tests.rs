@@ -202,7 +202,10 @@ async fn an_http_check_that_fails_fails_the_release_with_the_reason() {
     let v3 = h.release("web1", "v3").await;
     assert_eq!(v3.status, "failed");
     let reason = v3.status_reason.unwrap();
-    assert!(reason.starts_with("web.1 failed its health check 2 times: GET /health answered 500 (expected 200)"), "{reason}");
+    assert!(
+        reason.starts_with("web.1 failed its health check 2 times: GET /health answered 500 (expected 200)"),
+        "{reason}"
+    );
     assert_eq!(h.instances("web1").await, vec![old.clone()], "the old instance is untouched");
     assert_eq!(h.backend_ips("web1.localhost"), vec![old.ip.unwrap()]);
 
@@ -253,7 +256,10 @@ async fn restarts_replace_one_generation_atomically() {
     routed.sort();
     let new: Vec<_> = h.instances("web1").await.iter().map(|i| i.ip.unwrap()).filter(|ip| !old.contains(ip)).collect();
     assert_eq!(new.len(), 2, "replacements started");
-    assert!(routed.iter().all(|ip| new.contains(ip)) || routed.iter().all(|ip| old.contains(ip)), "never a mix: {routed:?}");
+    assert!(
+        routed.iter().all(|ip| new.contains(ip)) || routed.iter().all(|ip| old.contains(ip)),
+        "never a mix: {routed:?}"
+    );
     h.settle().await;
     let now: Vec<_> = h.instances("web1").await.iter().map(|i| i.ip.unwrap()).collect();
     assert_eq!(now.len(), 2);

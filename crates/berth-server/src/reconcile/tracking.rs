@@ -109,7 +109,10 @@ impl Tracked {
 
 /// 1 s, 2 s, 4 s … capped at 5 min.
 pub fn backoff(steps: u32) -> Duration {
-    FIRST_BACKOFF.checked_mul(1u32.checked_shl(steps.min(31)).unwrap_or(u32::MAX)).unwrap_or(MAX_BACKOFF).min(MAX_BACKOFF)
+    FIRST_BACKOFF
+        .checked_mul(1u32.checked_shl(steps.min(31)).unwrap_or(u32::MAX))
+        .unwrap_or(MAX_BACKOFF)
+        .min(MAX_BACKOFF)
 }
 
 #[cfg(test)]
