@@ -51,7 +51,8 @@ sleep 2
 
 # run_wrk OUT [DURATION]: wrk in the background against the app.
 run_wrk() {
-  wrk -t2 -c"$CONNECTIONS" -d"${2:-3600}"s --latency -H "Host: $APP.localhost" "$ROUTER/" >"$1" 2>&1 &
+  wrk -t2 -c"$CONNECTIONS" -d"${2:-3600}"s --latency -s bench/zero-downtime/statuses.lua \
+    -H "Host: $APP.localhost" "$ROUTER/" >"$1" 2>&1 &
   WRK_PID=$!
 }
 # summary FILE: "requests non2xx socket-errors p50 p99"
@@ -85,6 +86,8 @@ for i in $(seq 1 "$CYCLES"); do
 done
 kill -INT "$WRK_PID"; wait "$WRK_PID" || true; WRK_PID=
 read -r D_REQ D_BAD D_ERR D_P50 D_P99 <<<"$(summary "$WORK/deploys.txt")"
+D_STATUSES=$(grep '^statuses:' "$WORK/deploys.txt" || true)
+[[ -n ${KEEP_LOG:-} ]] && cp "$WORK/server.log" "$KEEP_LOG"
 
 echo "== deploy -> new version serving ($SWITCHES config changes, no load)"
 SWITCH=$(python3 - "$API" "$BERTH_API_TOKEN" "$ROUTER" "$APP" "$SWITCHES" "$IMAGE" <<'PY'
@@ -136,4 +139,4 @@ printf '%-22s %10s %8s %13s %9s %9s\n' "steady (${STEADY}s)" "$S_REQ" "$S_BAD" "
 printf '%-22s %10s %8s %13s %9s %9s\n' "$CYCLES deploys" "$D_REQ" "$D_BAD" "$D_ERR" "$D_P50" "$D_P99"
 echo
 echo "deploy -> new version serving: median ${SW_P50}s, p90 ${SW_P90}s (engine container start -> port open: median ${START_P50}s)"
-echo "deploy phase took $((SECONDS - START))s in all"
+echo "during deploys: $D_STATUSES"

@@ -10,7 +10,7 @@ use arc_swap::ArcSwap;
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::uri::{Authority, PathAndQuery, Scheme};
-use http::{Request, Response, StatusCode, Uri};
+use http::{Method, Request, Response, StatusCode, Uri};
 use http_body_util::{Either, Empty, Full};
 use hyper::body::{Body, Incoming};
 use hyper::service::service_fn;
@@ -154,7 +154,12 @@ impl Router {
         let path = parts.uri.path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/"));
         let mut headers = Some(parts.headers);
 
-        let mut backends = route.tracked_rotation().peekable();
+        // A bodyless GET/HEAD/OPTIONS whose connection broke before any answer (e.g.
+        // a backend that just started and overflowed its accept queue) is safe to
+        // send again, so it gets a second round over the backends.
+        let idempotent = replayable && matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+        let rounds = if idempotent { 2 } else { 1 };
+        let mut backends = route.tracked_rotation(rounds).peekable();
         while let Some((backend, counter)) = backends.next() {
             let in_flight = counter.map(InFlight::enter);
             let Some(uri) = upstream_uri(backend.addr, &path) else {
@@ -189,6 +194,10 @@ impl Router {
                 }
                 Err(e) if e.is_connect() && replayable => {
                     tracing::debug!(backend = %backend.addr, error = %e, "backend refused, trying the next one");
+                    continue;
+                }
+                Err(e) if idempotent => {
+                    tracing::debug!(backend = %backend.addr, error = %e, "backend failed before answering; retrying");
                     continue;
                 }
                 Err(e) => {

@@ -27,14 +27,14 @@ pub struct Route {
 impl Route {
     /// The backends in round-robin order starting at the next one.
     pub fn rotation(&self) -> impl Iterator<Item = &Backend> {
-        self.tracked_rotation().map(|(backend, _)| backend)
+        self.tracked_rotation(1).map(|(backend, _)| backend)
     }
 
-    /// [`Route::rotation`] with each backend's in-flight counter.
-    pub(crate) fn tracked_rotation(&self) -> impl Iterator<Item = (&Backend, Option<&Counter>)> {
+    /// [`Route::rotation`] `rounds` times over, with each backend's in-flight counter.
+    pub(crate) fn tracked_rotation(&self, rounds: usize) -> impl Iterator<Item = (&Backend, Option<&Counter>)> {
         let n = self.backends.len();
         let start = if n == 0 { 0 } else { self.cursor.fetch_add(1, Ordering::Relaxed) % n };
-        (0..n).map(move |i| {
+        (0..n * rounds).map(move |i| {
             let at = (start + i) % n;
             (&self.backends[at], self.in_flight.get(at))
         })

@@ -269,3 +269,45 @@ fn strips_hop_by_hop_and_connection_named_headers() {
     strip_hop_by_hop(&mut plain);
     assert_eq!(plain.len(), 1);
 }
+
+/// A backend whose first connection is reset without an answer (like a process
+/// that just started and overflowed its accept queue); later ones are served.
+async fn flaky_backend() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (first, _) = listener.accept().await.unwrap();
+        drop(first);
+        loop {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 8192];
+                let _ = stream.read(&mut buf).await;
+                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok").await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn idempotent_requests_are_retried_when_a_connection_breaks_before_the_answer() {
+    let mut table = RouteTable::new();
+    table.insert("flaky.test", "flaky", vec![b(flaky_backend().await, "web.1")]);
+    let (_router, addr) = start_router(table).await;
+    let (status, body) = get(addr, "flaky.test", "").await;
+    assert_eq!(status, 200, "{body}");
+
+    // A request with a body is never sent twice.
+    let mut table = RouteTable::new();
+    table.insert("flaky.test", "flaky", vec![b(flaky_backend().await, "web.1")]);
+    _router.set_routes(table);
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(b"POST /x HTTP/1.1\r\nhost: flaky.test\r\ncontent-length: 2\r\nconnection: close\r\n\r\nhi")
+        .await
+        .unwrap();
+    let mut resp = String::new();
+    stream.read_to_string(&mut resp).await.unwrap();
+    assert!(resp.starts_with("HTTP/1.1 502"), "{resp}");
+}
