@@ -57,6 +57,15 @@ impl FakeRuntime {
         self.inner.lock().unwrap().images_aged = true;
     }
 
+    /// Puts an instance back in the `created` state (created, never started:
+    /// what a server killed between create and start leaves behind).
+    pub fn unstart(&self, id: &str) {
+        if let Some(i) = self.inner.lock().unwrap().instances.get_mut(id) {
+            i.state = InstanceState::Created;
+            i.status = "Created".into();
+        }
+    }
+
     /// Instances of this image answer HTTP probes with `status`.
     pub fn set_http_status(&self, image: &str, status: u16) {
         self.inner.lock().unwrap().http_status.insert(image.to_string(), status);

@@ -320,3 +320,24 @@ async fn teardown_and_orphans() {
     assert!(h.instances("web2").await.is_empty());
     assert!(h.fake.networks().is_empty());
 }
+
+#[tokio::test]
+async fn an_instance_created_but_never_started_is_started_not_failed() {
+    let h = harness().await;
+    h.store.create_app("web1", &h.admin.id).await.unwrap();
+    h.deploy("web1", "img:1", &[("web", "")]).await;
+    h.settle().await;
+    h.deploy("web1", "img:2", &[("web", "")]).await;
+    h.fake.make_deaf("img:2");
+    h.reconciler.reconcile_once().await.unwrap();
+    let new = h.instances("web1").await.into_iter().find(|i| i.label(labels::RELEASE) == Some("3")).unwrap();
+    h.fake.unstart(&new.id);
+
+    // A fresh server (the old one died between create and start) picks it up.
+    let runtime: Arc<dyn Runtime> = h.fake.clone();
+    let fresh = Reconciler::new(h.store.clone(), runtime, Router::new(), Arc::clone(&h.config));
+    fresh.reconcile_once().await.unwrap();
+    let again = h.instances("web1").await.into_iter().find(|i| i.id == new.id).unwrap();
+    assert_eq!(again.state, InstanceState::Running);
+    assert_eq!(h.release("web1", "v3").await.status, "succeeded", "not a crash");
+}
