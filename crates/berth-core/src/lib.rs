@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod api;
+pub mod api_access;
 pub mod buildpack;
 pub mod names;
 pub mod procfile;

@@ -17,7 +17,10 @@ use futures_util::TryStreamExt;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
 
-use crate::auth::{hash_token, token_from_header};
+use berth_core::access::Permission;
+
+use crate::access::authorize;
+use crate::auth::{authenticate_header, token_from_header};
 use crate::state::AppState;
 
 /// Where the bare repositories live.
@@ -70,6 +73,12 @@ fn challenge(message: &str) -> Response {
     resp
 }
 
+/// Whether a smart-HTTP request is part of a push (`git-receive-pack`).
+pub fn is_push(path: &str, query: Option<&str>) -> bool {
+    path.ends_with("/git-receive-pack")
+        || query.is_some_and(|q| q.split('&').any(|kv| kv == "service=git-receive-pack"))
+}
+
 /// `GET /{app}.git/info/refs`, `POST /{app}.git/git-receive-pack|git-upload-pack`.
 pub async fn handle(
     State(state): State<AppState>,
@@ -81,25 +90,34 @@ pub async fn handle(
         return (StatusCode::NOT_FOUND, "not a git repository path\n").into_response();
     };
     // Authenticate: any user name, the API token as password.
-    let token = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(token_from_header);
-    let Some(token) = token else {
+    let header = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    if header.and_then(token_from_header).is_none() {
         return challenge("Authentication required: use your Berth API token as the password.");
+    }
+    let caller = match authenticate_header(&state, header).await {
+        Ok(caller) => caller,
+        Err(e) if e.status == StatusCode::UNAUTHORIZED => {
+            return challenge("Invalid credentials: the API token is unknown, revoked or expired.")
+        }
+        Err(e) => return (e.status, format!("{}\n", e.message)).into_response(),
     };
-    let user = match state.store.user_by_token_hash(&hash_token(&token)).await {
-        Ok(Some((user, _))) => user,
-        Ok(None) => return challenge("Invalid credentials: the API token is unknown, revoked or expired."),
-        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")).into_response(),
-    };
-    let app = match state.store.app(app_name).await {
-        Ok(app) => app,
-        Err(_) => {
+    if let Some(slot) = req.extensions().get::<crate::audit::AuditSlot>() {
+        slot.set_caller(&caller);
+    }
+    // Pushing needs deploy; fetching and cloning need view.
+    let needed = if is_push(req.uri().path(), req.uri().query()) { Permission::Deploy } else { Permission::View };
+    let app = match authorize(&state, &caller, app_name, needed).await {
+        Ok((app, _)) => app,
+        Err(e) if e.status == StatusCode::NOT_FOUND => {
             return (
                 StatusCode::NOT_FOUND,
                 format!("App {app_name} not found. Create it with `berth apps:create {app_name}`.\n"),
             )
                 .into_response()
         }
+        Err(e) => return (e.status, format!("{}\n", e.message)).into_response(),
     };
+    let user = caller.user;
     if let Err(e) = ensure_repo(&state.config.data_dir, &app.name).await {
         return (StatusCode::INTERNAL_SERVER_ERROR, format!("cannot prepare the repository: {e}\n")).into_response();
     }
@@ -188,4 +206,18 @@ async fn run_backend(
         let _ = child.wait().await;
     });
     builder.status(status).body(Body::from_stream(stream)).map_err(std::io::Error::other)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_push;
+
+    #[test]
+    fn pushes_are_told_from_fetches() {
+        assert!(is_push("/web1.git/git-receive-pack", None));
+        assert!(is_push("/web1.git/info/refs", Some("service=git-receive-pack")));
+        assert!(!is_push("/web1.git/info/refs", Some("service=git-upload-pack")));
+        assert!(!is_push("/web1.git/git-upload-pack", None));
+        assert!(!is_push("/web1.git/info/refs", Some("x=service=git-receive-pack")));
+    }
 }

@@ -2,12 +2,15 @@
 //! that makes the container engine match the store. `run` wires it together
 //! with the router (data plane) in one process.
 
+pub mod access;
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod deploy;
 pub mod error;
 pub mod git;
+pub mod passwords;
 pub mod reconcile;
 pub mod release_phase;
 pub mod state;
@@ -121,8 +124,11 @@ pub async fn run(config: ServerConfig) -> Result<(), ServerError> {
         urls: Arc::new(urls),
         hook_secret: auth::generate_token(),
         builds,
+        login_limiter: Default::default(),
     };
-    axum::serve(api_listener, api::router(state)).with_graceful_shutdown(shutdown_signal()).await?;
+    // Connection info gives audit events and the login limiter the client's address.
+    let service = api::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(api_listener, service).with_graceful_shutdown(shutdown_signal()).await?;
     tracing::info!("server stopped; app containers keep running");
     Ok(())
 }

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::body::ApiJson;
-use crate::auth::CurrentUser;
+use crate::access::{AppAccess, Deploy, View};
 use crate::deploy::{start_build, text_stream, BuildRequest};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -33,10 +33,9 @@ fn valid_source_id(id: &str) -> bool {
 /// `POST /apps/{app}/sources`: a place to upload a source tarball.
 pub async fn create_source(
     State(state): State<AppState>,
-    _caller: CurrentUser,
-    Path(name): Path<String>,
+    access: AppAccess<Deploy>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    state.app(&name).await?;
+    let _ = access;
     let id = uuid::Uuid::new_v4().simple().to_string();
     let url = format!("{}/sources/{id}", state.urls.api_url);
     Ok((StatusCode::CREATED, Json(json!({ "source_blob": { "get_url": url, "put_url": url } }))))
@@ -71,11 +70,11 @@ struct SourceBlob {
 /// background and its output streams at `output_stream_url`.
 pub async fn create(
     State(state): State<AppState>,
-    caller: CurrentUser,
-    Path(name): Path<String>,
+    access: AppAccess<Deploy>,
     ApiJson(request): ApiJson<CreateBuild>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let app = state.app(&name).await?;
+    let (app, caller) = (access.app, access.caller);
+    let name = app.name.clone();
     let prefix = format!("{}/sources/", state.urls.api_url);
     let id = request.source_blob.url.strip_prefix(&prefix).filter(|id| valid_source_id(id)).ok_or_else(|| {
         ApiError::invalid(format!(
@@ -118,20 +117,19 @@ fn decompress(blob: Vec<u8>) -> ApiResult<Vec<u8>> {
 
 pub async fn list(
     State(state): State<AppState>,
-    _caller: CurrentUser,
-    Path(name): Path<String>,
+    access: AppAccess<View>,
 ) -> ApiResult<Json<Vec<Value>>> {
-    let app = state.app(&name).await?;
+    let app = access.app;
     let builds = state.store.list_builds(&app.id).await?;
     Ok(Json(builds.iter().map(|b| view(&state, b, "")).collect()))
 }
 
 pub async fn show(
     State(state): State<AppState>,
-    _caller: CurrentUser,
-    Path((name, id)): Path<(String, String)>,
+    access: AppAccess<View>,
+    Path((_, id)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    let app = state.app(&name).await?;
+    let app = access.app;
     let build = state.store.build(&app.id, &id).await?;
     let mut value = view(&state, &build, "");
     value["output"] = json!(build.output);
@@ -142,14 +140,14 @@ pub async fn show(
 /// or returns a finished build's saved output.
 pub async fn output(
     State(state): State<AppState>,
-    _caller: CurrentUser,
-    Path((name, id)): Path<(String, String)>,
+    access: AppAccess<View>,
+    Path((_, id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let app = state.app(&name).await?;
-    if let Some(live) = state.builds.live(&id) {
+    // The build must be this app's before its live output is followed.
+    let build = state.store.build(&access.app.id, &id).await?;
+    if let Some(live) = state.builds.live(&build.id) {
         return Ok(text_stream(live.follow()));
     }
-    let build = state.store.build(&app.id, &id).await?;
     Ok(([("content-type", "text/plain; charset=utf-8")], build.output).into_response())
 }
 
@@ -173,10 +171,9 @@ fn view(state: &AppState, build: &BuildRecord, source_url: &str) -> Value {
 /// `DELETE /apps/{app}/build-cache`: the next build starts from scratch.
 pub async fn purge_cache(
     State(state): State<AppState>,
-    _caller: CurrentUser,
-    Path(name): Path<String>,
+    access: AppAccess<Deploy>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let app = state.app(&name).await?;
+    let app = access.app;
     let dir = crate::deploy::cache_dir(&state, &app.name);
     match tokio::fs::remove_dir_all(&dir).await {
         Ok(()) => {}

@@ -7,18 +7,17 @@ use berth_store::NewRelease;
 
 use super::body::ApiJson;
 use super::range;
-use crate::auth::CurrentUser;
+use crate::access::{AppAccess, Deploy, View};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::view;
 
 pub async fn list(
     State(state): State<AppState>,
-    _caller: CurrentUser,
-    Path(name): Path<String>,
+    access: AppAccess<View>,
     headers: HeaderMap,
 ) -> ApiResult<Json<Vec<api::Release>>> {
-    let app = state.app(&name).await?;
+    let app = access.app;
     let releases = state.store.list_releases(&app.id).await?;
     let current = state.store.current_release(&app.id).await?.version;
     let views: Vec<api::Release> = releases.iter().map(|r| view::release(r, current)).collect();
@@ -28,10 +27,10 @@ pub async fn list(
 
 pub async fn show(
     State(state): State<AppState>,
-    _caller: CurrentUser,
-    Path((name, release)): Path<(String, String)>,
+    access: AppAccess<View>,
+    Path((_, release)): Path<(String, String)>,
 ) -> ApiResult<Json<api::Release>> {
-    let app = state.app(&name).await?;
+    let app = access.app;
     let release = state.store.release(&app.id, &release).await?;
     let current = state.store.current_release(&app.id).await?.version;
     Ok(Json(view::release(&release, current)))
@@ -41,11 +40,10 @@ pub async fn show(
 /// rolls back (`{"release": "v3"}`, Heroku's shape). Either way: a new release.
 pub async fn create(
     State(state): State<AppState>,
-    caller: CurrentUser,
-    Path(name): Path<String>,
+    access: AppAccess<Deploy>,
     ApiJson(request): ApiJson<CreateRelease>,
 ) -> ApiResult<(StatusCode, Json<api::Release>)> {
-    let app = state.app(&name).await?;
+    let (app, caller) = (access.app, access.caller);
     let change = match (request.release, request.image) {
         (Some(target), None) => Change::Rollback(Box::new(state.store.release(&app.id, &target).await?)),
         (None, Some(image)) => {
