@@ -50,7 +50,10 @@ impl Permission {
     }
 
     pub fn parse(name: &str) -> Result<Self, ValidationError> {
-        Self::ALL.into_iter().find(|p| p.name() == name.trim().to_ascii_lowercase()).ok_or_else(|| ValidationError::Permission(name.to_string()))
+        Self::ALL
+            .into_iter()
+            .find(|p| p.name() == name.trim().to_ascii_lowercase())
+            .ok_or_else(|| ValidationError::Permission(name.to_string()))
     }
 }
 

@@ -112,8 +112,8 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<CurrentUser, Ap
 
 /// Resolves an `Authorization` header value to its user (401 when it cannot).
 pub async fn authenticate_header(state: &AppState, header: Option<&str>) -> Result<CurrentUser, ApiError> {
-    let header =
-        header.ok_or_else(|| ApiError::unauthorized("No API token given. Set BERTH_API_TOKEN or run `berth login`."))?;
+    let header = header
+        .ok_or_else(|| ApiError::unauthorized("No API token given. Set BERTH_API_TOKEN or run `berth login`."))?;
     let token = token_from_header(header)
         .ok_or_else(|| ApiError::unauthorized("Malformed Authorization header: use `Bearer TOKEN`."))?;
     match state.store.user_by_token_hash(&hash_token(&token)).await? {

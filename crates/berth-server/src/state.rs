@@ -27,5 +27,3 @@ pub struct AppState {
 
 // There is deliberately no `AppState::app(name)`: handlers get apps through
 // `crate::access::AppAccess<Permission>`, so no route can skip the permission check.
-
-

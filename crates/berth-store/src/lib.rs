@@ -25,9 +25,9 @@ use sqlx::{Row, SqlitePool};
 use thiserror::Error;
 use tokio::sync::Mutex;
 
-pub use crypto::Cipher;
 pub use access::CollaboratorRecord;
 pub use audit::{AuditEvent, NewAuditEvent};
+pub use crypto::Cipher;
 pub use models::{AppRecord, BuildRecord, FormationRecord, NewRelease, ReleaseRecord, User};
 pub use users::TokenRecord;
 

@@ -285,10 +285,7 @@ async fn collaborators_see_their_apps_only() {
     let shared = store.create_app("shared", &admin.id).await.unwrap();
     store.create_app("hidden", &admin.id).await.unwrap();
     store.put_collaborator(&shared.id, &dev.id, "view,deploy", false).await.unwrap();
-    assert!(matches!(
-        store.put_collaborator(&shared.id, &dev.id, "view", false).await,
-        Err(StoreError::Conflict(_))
-    ));
+    assert!(matches!(store.put_collaborator(&shared.id, &dev.id, "view", false).await, Err(StoreError::Conflict(_))));
     let names: Vec<String> = store.list_apps_for_user(&dev.id).await.unwrap().into_iter().map(|a| a.name).collect();
     assert_eq!(names, ["mine", "shared"]);
     let updated = store.put_collaborator(&shared.id, &dev.id, "view,operate", true).await.unwrap();

@@ -94,14 +94,13 @@ impl Store {
     /// Revokes one of the user's tokens; it stops working at once.
     pub async fn revoke_token(&self, user_id: &str, token_id: &str) -> Result<()> {
         let _guard = self.write_lock.lock().await;
-        let done = sqlx::query(
-            "UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND user_id = ? AND revoked_at IS NULL",
-        )
-        .bind(Utc::now())
-        .bind(token_id)
-        .bind(user_id)
-        .execute(&self.pool)
-        .await?;
+        let done =
+            sqlx::query("UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND user_id = ? AND revoked_at IS NULL")
+                .bind(Utc::now())
+                .bind(token_id)
+                .bind(user_id)
+                .execute(&self.pool)
+                .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("authorization {token_id}")));
         }

@@ -73,9 +73,8 @@ impl FromRequestParts<AppState> for TokenOrPassword {
         }
         let found = state.store.user_with_password(&email).await.map_err(|e| ApiError::from(e).into_response())?;
         let stored = found.as_ref().and_then(|(_, hash)| hash.clone());
-        let ok = tokio::task::spawn_blocking(move || passwords::verify(&password, stored.as_deref()))
-            .await
-            .unwrap_or(false);
+        let ok =
+            tokio::task::spawn_blocking(move || passwords::verify(&password, stored.as_deref())).await.unwrap_or(false);
         match found {
             Some((user, _)) if ok => {
                 state.login_limiter.record_success(&email, ip);
@@ -119,8 +118,12 @@ pub async fn create(
     }
     let expires_at = match request.expires_in {
         None => None,
-        Some(secs) if (1..=MAX_EXPIRES_IN).contains(&secs) => Some(chrono::Utc::now() + chrono::Duration::seconds(secs)),
-        Some(_) => return Err(ApiError::invalid(format!("expires_in must be between 1 and {MAX_EXPIRES_IN} seconds."))),
+        Some(secs) if (1..=MAX_EXPIRES_IN).contains(&secs) => {
+            Some(chrono::Utc::now() + chrono::Duration::seconds(secs))
+        }
+        Some(_) => {
+            return Err(ApiError::invalid(format!("expires_in must be between 1 and {MAX_EXPIRES_IN} seconds.")))
+        }
     };
     let secret = generate_token();
     let id = state.store.insert_token(&caller.user.id, &hash_token(&secret), &description, expires_at).await?;

@@ -115,10 +115,7 @@ fn decompress(blob: Vec<u8>) -> ApiResult<Vec<u8>> {
     Ok(tar)
 }
 
-pub async fn list(
-    State(state): State<AppState>,
-    access: AppAccess<View>,
-) -> ApiResult<Json<Vec<Value>>> {
+pub async fn list(State(state): State<AppState>, access: AppAccess<View>) -> ApiResult<Json<Vec<Value>>> {
     let app = access.app;
     let builds = state.store.list_builds(&app.id).await?;
     Ok(Json(builds.iter().map(|b| view(&state, b, "")).collect()))

@@ -84,7 +84,10 @@ pub async fn create(
     };
     let user = find_user(&state, request.user.trim()).await?;
     if user.id == access.app.owner_id {
-        return Err(ApiError::invalid(format!("{} owns {} and already has every permission.", user.email, access.app.name)));
+        return Err(ApiError::invalid(format!(
+            "{} owns {} and already has every permission.",
+            user.email, access.app.name
+        )));
     }
     let c = state.store.put_collaborator(&access.app.id, &user.id, &perms.to_list(), false).await?;
     tracing::info!(app = %access.app.name, user = %user.email, permissions = %perms.to_list(), by = %access.caller.user.email, "collaborator added");
