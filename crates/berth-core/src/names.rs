@@ -36,13 +36,18 @@ pub fn validate_app_name(name: &str) -> Result<(), ValidationError> {
     }
 }
 
-/// Emails name users (logins, collaborators): `local@domain`, printable, no spaces.
+/// Emails name users (logins, collaborators) and appear in URL paths, so the
+/// rule is strict: ASCII `local@domain`, no spaces, no `/ ? # %`.
 pub fn validate_email(email: &str) -> Result<(), ValidationError> {
+    const LOCAL_EXTRA: &str = ".!$&'*+=^_`{|}~-";
     let ok = email.len() <= 254
         && email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty() && !domain.is_empty() && !domain.contains('@') && !domain.starts_with('.')
-        })
-        && email.chars().all(|c| c.is_ascii_graphic() || (!c.is_ascii() && !c.is_control() && !c.is_whitespace()));
+            !local.is_empty()
+                && local.chars().all(|c| c.is_ascii_alphanumeric() || LOCAL_EXTRA.contains(c))
+                && !domain.is_empty()
+                && !domain.starts_with(['.', '-'])
+                && domain.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+        });
     if ok {
         Ok(())
     } else {

@@ -468,3 +468,50 @@ fn cli_login_users_access_and_audit() {
     let (ok, _, err) = berth(&["users:remove", "dev@example.com"], admin, "");
     assert!(ok, "{err}");
 }
+
+#[test]
+fn hostile_requests_get_4xx_never_5xx() {
+    let server = TestServer::start();
+    let api = api(&server);
+    let admin = server.token.as_str();
+    api.ok("POST", "/apps", admin, json!({"name": "src-a"}));
+    api.ok("POST", "/apps", admin, json!({"name": "src-b"}));
+    let raw = |method: &str, path: &str, body: Vec<u8>| {
+        let resp = api
+            .http
+            .request(method.parse().unwrap(), format!("{}{path}", server.api_url))
+            .bearer_auth(admin)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .unwrap();
+        resp.status().as_u16()
+    };
+    let huge = format!("{{\"email\": \"{}\"}}", "a".repeat(2 * 1024 * 1024)).into_bytes();
+    for path in ["/users", "/oauth/authorizations", "/teams/apps/src-a/collaborators"] {
+        assert_eq!(raw("POST", path, b"{not json".to_vec()), 400, "{path}");
+        assert_eq!(raw("POST", path, huge.clone()), 413, "{path}");
+        assert_eq!(raw("POST", path, b"[1, 2]".to_vec()), 400, "{path}");
+    }
+    assert_eq!(raw("PATCH", "/teams/apps/src-a/collaborators/x@example.com", b"{\"permissions\": 7}".to_vec()), 400);
+    let (status, _) =
+        api.call("POST", "/users", Some(admin), Some(&json!({"email": "../../etc", "password": PASSWORD})));
+    assert_eq!(status, 422);
+    let (status, _) = api.call(
+        "POST",
+        "/teams/apps/src-a/collaborators",
+        Some(admin),
+        Some(&json!({"user": "admin@berth.local", "permissions": ["root"]})),
+    );
+    assert_eq!(status, 422);
+
+    // Source uploads: only issued URLs take bytes, and only for the app they were made for.
+    let put = |url: &str| api.http.put(url).body(b"not a tar".to_vec()).send().unwrap().status().as_u16();
+    assert_eq!(put(&format!("{}/sources/{}", server.api_url, "a".repeat(32))), 404, "never issued");
+    let source = api.ok("POST", "/apps/src-a/sources", admin, json!(null));
+    let url = source["source_blob"]["put_url"].as_str().unwrap().to_string();
+    assert_eq!(put(&url), 200);
+    let (status, body) =
+        api.call("POST", "/apps/src-b/builds", Some(admin), Some(&json!({"source_blob": {"url": url}})));
+    assert_eq!(status, 422, "a source made for src-a cannot build src-b: {body}");
+}

@@ -25,6 +25,11 @@ fn sources_dir(state: &AppState) -> std::path::PathBuf {
     state.config.data_dir.join("sources")
 }
 
+/// Marks a source id as issued, holding the id of the app it is for.
+fn ticket_path(state: &AppState, id: &str) -> std::path::PathBuf {
+    sources_dir(state).join(format!("{id}.app"))
+}
+
 /// Source ids are random capabilities (like presigned URLs): 32 hex chars.
 fn valid_source_id(id: &str) -> bool {
     id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())
@@ -35,15 +40,21 @@ pub async fn create_source(
     State(state): State<AppState>,
     access: AppAccess<Deploy>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let _ = access;
     let id = uuid::Uuid::new_v4().simple().to_string();
+    // The ticket binds the upload URL to this app: uploads need one, builds check it.
+    let dir = sources_dir(&state);
+    tokio::fs::create_dir_all(&dir).await.map_err(|e| ApiError::internal(e.to_string()))?;
+    tokio::fs::write(ticket_path(&state, &id), access.app.id.as_bytes())
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
     let url = format!("{}/sources/{id}", state.urls.api_url);
     Ok((StatusCode::CREATED, Json(json!({ "source_blob": { "get_url": url, "put_url": url } }))))
 }
 
 /// `PUT /sources/{id}`: the upload itself (authorised by the unguessable id).
 pub async fn put_source(State(state): State<AppState>, Path(id): Path<String>, body: Bytes) -> ApiResult<StatusCode> {
-    if !valid_source_id(&id) {
+    // Only URLs handed out by `POST /apps/{app}/sources` take uploads.
+    if !valid_source_id(&id) || !tokio::fs::try_exists(ticket_path(&state, &id)).await.unwrap_or(false) {
         return Err(ApiError::not_found("No such source upload URL."));
     }
     let dir = sources_dir(&state);
@@ -81,11 +92,16 @@ pub async fn create(
             "source_blob.url must be a URL from POST /apps/{name}/sources (fetching sources from other hosts is not supported)"
         ))
     })?;
+    let ticket = tokio::fs::read(ticket_path(&state, id)).await.unwrap_or_default();
+    if ticket != app.id.as_bytes() {
+        return Err(ApiError::invalid(format!("That source URL was not made for {name}: POST /apps/{name}/sources.")));
+    }
     let path = sources_dir(&state).join(id);
     let blob = tokio::fs::read(&path)
         .await
         .map_err(|_| ApiError::invalid("Nothing was uploaded to that source URL yet (PUT the tarball first)."))?;
     let _ = tokio::fs::remove_file(&path).await;
+    let _ = tokio::fs::remove_file(ticket_path(&state, id)).await;
     let tar = tokio::task::spawn_blocking(move || decompress(blob))
         .await
         .map_err(|e| ApiError::internal(e.to_string()))??;
