@@ -10,6 +10,7 @@ pub mod config;
 pub mod deploy;
 pub mod error;
 pub mod git;
+pub mod keys;
 pub mod passwords;
 pub mod reconcile;
 pub mod release_phase;
@@ -38,6 +39,8 @@ pub enum ServerError {
     Store(#[from] berth_store::StoreError),
     #[error(transparent)]
     Runtime(#[from] berth_runtime::RuntimeError),
+    #[error("{0} is in use by a running Berth server: stop it first (apps keep running while it is stopped)")]
+    Locked(String),
     #[error("server I/O error: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -52,7 +55,10 @@ pub async fn run(config: ServerConfig) -> Result<(), ServerError> {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&data_dir, std::fs::Permissions::from_mode(0o700)).map_err(dir_error)?;
     }
-    let cipher = Cipher::load_or_create(&data_dir.join("secret.key"))?;
+    // One server per data dir; `rotate-key` takes the same lock.
+    let _lock = keys::lock_data_dir(&data_dir)?;
+    keys::check_no_pending_rotation(&data_dir)?;
+    let cipher = Cipher::load_or_create(&data_dir.join(keys::KEY_FILE))?;
     let store = Store::open(&data_dir.join("berth.db"), cipher).await?;
     let new_token = auth::bootstrap_admin(&store, &data_dir).await?;
     berth_build::buildpacks::install_builtin(&data_dir.join("buildpacks")).map_err(dir_error)?;

@@ -23,7 +23,10 @@ enum TopLevel {
 }
 
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 struct ServerArgs {
+    #[command(subcommand)]
+    action: Option<ServerAction>,
     /// Where the database, keys and tokens live
     #[arg(long, env = "BERTH_DATA_DIR", default_value = "/var/lib/berth")]
     data_dir: PathBuf,
@@ -59,6 +62,17 @@ struct ServerArgs {
     build_ca_files: Vec<PathBuf>,
 }
 
+#[derive(Debug, Subcommand)]
+enum ServerAction {
+    /// Re-encrypt every config var with a new key (stop the server first; apps keep running)
+    #[command(name = "rotate-key")]
+    RotateKey {
+        /// The server's data dir
+        #[arg(long, env = "BERTH_DATA_DIR", default_value = "/var/lib/berth")]
+        data_dir: PathBuf,
+    },
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Runtime::new() {
@@ -69,6 +83,19 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
+        TopLevel::Server(ServerArgs { action: Some(ServerAction::RotateKey { data_dir }), .. }) => {
+            match runtime.block_on(berth_server::keys::rotate(&data_dir)) {
+                Ok(done) => {
+                    println!("Re-encrypted {} config blobs with a new key.", done.values);
+                    println!("Back up {} now: the old key no longer opens anything.", done.key_path.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         TopLevel::Server(args) => {
             init_tracing();
             match runtime.block_on(berth_server::run(server_config(args))) {

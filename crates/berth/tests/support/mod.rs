@@ -46,12 +46,24 @@ pub struct TestServer {
     pub api_url: String,
     pub router_addr: String,
     pub token: String,
+    /// With [`TestServer::start_logged`]: where the server's log (stderr) goes.
+    pub log_path: Option<PathBuf>,
     child: Option<Child>,
 }
 
 impl TestServer {
     pub fn start() -> Self {
+        Self::start_with_log(false)
+    }
+
+    /// Like `start`, with the server's log (at debug level) written to `DATA/server.log`.
+    pub fn start_logged() -> Self {
+        Self::start_with_log(true)
+    }
+
+    fn start_with_log(logged: bool) -> Self {
         let data_dir = tempfile::tempdir().unwrap();
+        let log_path = logged.then(|| data_dir.path().join("server.log"));
         let namespace = format!("bt{}", &uuid_like()[..10]);
         let mut server = Self {
             data_dir,
@@ -59,6 +71,7 @@ impl TestServer {
             api_url: String::new(),
             router_addr: String::new(),
             token: String::new(),
+            log_path,
             child: None,
         };
         server.spawn("127.0.0.1:0", "127.0.0.1:0");
@@ -73,9 +86,12 @@ impl TestServer {
             .arg(self.data_dir.path())
             .args(["--api-listen", api, "--http-listen", http, "--namespace", &self.namespace])
             .args(["--reconcile-interval", "1", "--stop-grace", "2"])
-            .env("BERTH_LOG", "info")
+            .env("BERTH_LOG", if self.log_path.is_some() { "debug" } else { "info" })
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(match &self.log_path {
+                Some(path) => Stdio::from(std::fs::OpenOptions::new().create(true).append(true).open(path).unwrap()),
+                None => Stdio::inherit(),
+            })
             .spawn()
             .expect("start berth server");
         let stdout = child.stdout.take().unwrap();
