@@ -315,6 +315,14 @@ pub enum Command {
         #[command(flatten)]
         app: AppArg,
     },
+    /// List your SSH keys (for git push over SSH)
+    Keys(JsonArg),
+    /// Add an SSH public key (default: ~/.ssh/id_ed25519.pub, id_ecdsa.pub or id_rsa.pub)
+    #[command(name = "keys:add")]
+    KeysAdd { file: Option<std::path::PathBuf> },
+    /// Remove an SSH key (by fingerprint, comment or id)
+    #[command(name = "keys:remove")]
+    KeysRemove { key: String },
     /// Show the audit trail: every change, who made it, from where (admins; an app's managers with -a)
     Audit {
         /// Only this app's events

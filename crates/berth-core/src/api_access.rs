@@ -129,3 +129,23 @@ pub struct AuditActor {
     pub id: Option<String>,
     pub email: Option<String>,
 }
+
+/// Heroku's `/account/keys`: an SSH public key for git over SSH.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SshKey {
+    pub id: String,
+    pub comment: String,
+    pub email: String,
+    /// `SHA256:...`
+    pub fingerprint: String,
+    pub public_key: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CreateSshKey {
+    /// One OpenSSH public key line: `ssh-ed25519 AAAA... comment`.
+    #[serde(default)]
+    pub public_key: String,
+}

@@ -58,7 +58,7 @@ pub async fn ensure_repo(data_dir: &Path, app: &str) -> std::io::Result<PathBuf>
 
 /// The `berth` binary the hook runs. After an in-place upgrade, Linux reports
 /// the running executable as `PATH (deleted)`; the new binary at PATH is the one to use.
-fn berth_exe() -> std::io::Result<PathBuf> {
+pub(crate) fn berth_exe() -> std::io::Result<PathBuf> {
     let exe = std::env::current_exe()?;
     let text = exe.to_string_lossy();
     Ok(match text.strip_suffix(" (deleted)") {
@@ -129,6 +129,22 @@ pub async fn handle(
     }
 }
 
+/// For the pre-receive hook: how to reach this server's build endpoint (HTTP and SSH pushes).
+pub(crate) fn hook_env(
+    state: &AppState,
+    app: &str,
+    user: &str,
+    exe: PathBuf,
+) -> Vec<(&'static str, std::ffi::OsString)> {
+    vec![
+        ("BERTH_EXE", exe.into_os_string()),
+        ("BERTH_APP", app.into()),
+        ("BERTH_USER", user.into()),
+        ("BERTH_HOOK_URL", state.urls.internal_api_url.clone().into()),
+        ("BERTH_HOOK_SECRET", state.hook_secret.clone().into()),
+    ]
+}
+
 async fn run_backend(
     state: &AppState,
     app: &str,
@@ -156,12 +172,7 @@ async fn run_backend(
         .env("GIT_PROTOCOL", headers.get("git-protocol").and_then(|v| v.to_str().ok()).unwrap_or(""))
         .env("REMOTE_USER", user)
         .env("REMOTE_ADDR", "127.0.0.1")
-        // For the pre-receive hook: how to reach this server's build endpoint.
-        .env("BERTH_EXE", exe)
-        .env("BERTH_APP", app)
-        .env("BERTH_USER", user)
-        .env("BERTH_HOOK_URL", &state.urls.internal_api_url)
-        .env("BERTH_HOOK_SECRET", &state.hook_secret)
+        .envs(hook_env(state, app, user, exe))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

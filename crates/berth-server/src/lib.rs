@@ -14,6 +14,7 @@ pub mod keys;
 pub mod passwords;
 pub mod reconcile;
 pub mod release_phase;
+pub mod ssh;
 pub mod state;
 pub mod view;
 
@@ -84,6 +85,15 @@ pub async fn run(config: ServerConfig) -> Result<(), ServerError> {
         flag: "--http-listen",
         source,
     })?;
+    let ssh_listener = match config.ssh_listen {
+        Some(addr) => Some(TcpListener::bind(addr).await.map_err(|source| ServerError::Listen {
+            addr: addr.to_string(),
+            flag: "--ssh-listen",
+            source,
+        })?),
+        None => None,
+    };
+    let ssh_host_key = ssh::load_or_create_host_key(&data_dir).map_err(dir_error)?;
     let api_addr = api_listener.local_addr()?;
     let http_addr = http_listener.local_addr()?;
     let api_host = if api_addr.ip().is_unspecified() { "127.0.0.1".to_string() } else { api_addr.ip().to_string() };
@@ -107,6 +117,10 @@ pub async fn run(config: ServerConfig) -> Result<(), ServerError> {
     println!("Berth {} is running.", env!("CARGO_PKG_VERSION"));
     println!("  API:    {}", urls.api_url);
     println!("  Router: http://{http_addr} (apps answer at {})", urls.web_url("APP"));
+    let ssh_addr = ssh_listener.as_ref().map(|l| l.local_addr()).transpose()?;
+    if let Some(addr) = ssh_addr {
+        println!("  SSH:    {addr} (git push ssh://git@HOST:{}/APP.git)", addr.port());
+    }
     println!("  Data:   {}", data_dir.display());
     match new_token {
         Some(token) => {
@@ -132,6 +146,14 @@ pub async fn run(config: ServerConfig) -> Result<(), ServerError> {
         builds,
         login_limiter: Default::default(),
     };
+    if let Some(listener) = ssh_listener {
+        let (state, key) = (state.clone(), ssh_host_key);
+        tokio::spawn(async move {
+            if let Err(e) = ssh::serve(state, listener, key).await {
+                tracing::error!(error = %e, "the SSH server stopped");
+            }
+        });
+    }
     // Connection info gives audit events and the login limiter the client's address.
     let service = api::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(api_listener, service).with_graceful_shutdown(shutdown_signal()).await?;

@@ -40,3 +40,14 @@ CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
 BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
 CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
 BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
+
+-- SSH public keys for git over SSH (Heroku's /account/keys).
+CREATE TABLE ssh_keys (
+    id          TEXT PRIMARY KEY,
+    user_id     TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    fingerprint TEXT NOT NULL UNIQUE,   -- SHA256:... of the key
+    public_key  TEXT NOT NULL,          -- the OpenSSH line, as given
+    comment     TEXT NOT NULL DEFAULT '',
+    created_at  TEXT NOT NULL
+);
+CREATE INDEX ssh_keys_by_user ON ssh_keys (user_id);

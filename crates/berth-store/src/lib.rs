@@ -10,6 +10,7 @@ mod audit;
 mod crypto;
 mod models;
 mod rotate;
+mod ssh_keys;
 mod users;
 
 use std::path::Path;
@@ -29,6 +30,7 @@ pub use access::CollaboratorRecord;
 pub use audit::{AuditEvent, NewAuditEvent};
 pub use crypto::Cipher;
 pub use models::{AppRecord, BuildRecord, FormationRecord, NewRelease, ReleaseRecord, User};
+pub use ssh_keys::SshKeyRecord;
 pub use users::TokenRecord;
 
 #[derive(Debug, Error)]

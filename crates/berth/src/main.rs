@@ -33,6 +33,9 @@ struct ServerArgs {
     /// API listen address
     #[arg(long, default_value = "127.0.0.1:7070")]
     api_listen: SocketAddr,
+    /// git-over-SSH listen address (`git push ssh://git@HOST:PORT/APP.git`)
+    #[arg(long, default_value = "0.0.0.0:2222")]
+    ssh_listen: SocketAddr,
     /// Router (app traffic) listen address
     #[arg(long, default_value = "0.0.0.0:80")]
     http_listen: SocketAddr,
@@ -120,6 +123,7 @@ fn server_config(args: ServerArgs) -> berth_server::ServerConfig {
     let mut config = berth_server::ServerConfig::new(args.data_dir);
     config.api_listen = args.api_listen;
     config.http_listen = args.http_listen;
+    config.ssh_listen = Some(args.ssh_listen);
     config.domain = args.domain.trim_matches('.').to_ascii_lowercase();
     config.namespace = args.namespace;
     config.reconcile_interval = Duration::from_secs(args.reconcile_interval.max(1));

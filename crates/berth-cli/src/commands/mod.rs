@@ -11,6 +11,7 @@ mod builds;
 mod config;
 mod deploy;
 mod git;
+mod keys;
 mod ps;
 mod releases;
 mod users;
@@ -66,6 +67,9 @@ pub async fn dispatch(client: &Client, command: Command) -> Result<(), CliError>
             access::update(client, &resolve_app(&app)?, &email, &permissions).await
         }
         Command::AccessRemove { email, app } => access::remove(client, &resolve_app(&app)?, &email).await,
+        Command::Keys(json) => keys::list(client, json.json).await,
+        Command::KeysAdd { file } => keys::add(client, file).await,
+        Command::KeysRemove { key } => keys::remove(client, &key).await,
         Command::Audit { app, num, json } => audit::list(client, app.as_deref(), num, json.json).await,
         Command::Whoami => auth::whoami(client).await,
         Command::GitRemote { app, remote } => git::remote(client, &resolve_app(&app)?, &remote).await,

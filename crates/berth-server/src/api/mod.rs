@@ -11,6 +11,7 @@ mod collaborators;
 mod config_vars;
 mod dynos;
 mod formation;
+mod keys;
 mod range;
 mod releases;
 mod users;
@@ -30,6 +31,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/account", get(account::show))
+        .route("/account/keys", get(keys::list).post(keys::create))
+        .route("/account/keys/{key}", get(keys::show).delete(keys::destroy))
         .route("/apps", get(apps::list).post(apps::create))
         .route("/users", get(users::list).post(users::create))
         .route("/users/{user}", delete(users::destroy))

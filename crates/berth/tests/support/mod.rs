@@ -45,6 +45,8 @@ pub struct TestServer {
     pub namespace: String,
     pub api_url: String,
     pub router_addr: String,
+    /// `127.0.0.1:PORT` of the git-over-SSH server.
+    pub ssh_addr: String,
     pub token: String,
     /// With [`TestServer::start_logged`]: where the server's log (stderr) goes.
     pub log_path: Option<PathBuf>,
@@ -70,21 +72,22 @@ impl TestServer {
             namespace,
             api_url: String::new(),
             router_addr: String::new(),
+            ssh_addr: String::new(),
             token: String::new(),
             log_path,
             child: None,
         };
-        server.spawn("127.0.0.1:0", "127.0.0.1:0");
+        server.spawn("127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0");
         server.token = std::fs::read_to_string(server.data_dir.path().join("admin.token")).unwrap().trim().to_string();
         server
     }
 
     /// Starts the server process and waits for its "API:" and "Router:" lines.
-    fn spawn(&mut self, api: &str, http: &str) {
+    fn spawn(&mut self, api: &str, http: &str, ssh: &str) {
         let mut child = Command::new(BERTH)
             .args(["server", "--data-dir"])
             .arg(self.data_dir.path())
-            .args(["--api-listen", api, "--http-listen", http, "--namespace", &self.namespace])
+            .args(["--api-listen", api, "--http-listen", http, "--ssh-listen", ssh, "--namespace", &self.namespace])
             .args(["--reconcile-interval", "1", "--stop-grace", "2"])
             .env("BERTH_LOG", if self.log_path.is_some() { "debug" } else { "info" })
             .stdout(Stdio::piped())
@@ -97,12 +100,15 @@ impl TestServer {
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
         let deadline = Instant::now() + Duration::from_secs(30);
-        let (mut api_url, mut router) = (None, None);
-        while api_url.is_none() || router.is_none() {
+        let (mut api_url, mut router, mut ssh_addr) = (None, None, None);
+        while api_url.is_none() || router.is_none() || ssh_addr.is_none() {
             assert!(Instant::now() < deadline, "server did not start in time");
             let Some(Ok(line)) = lines.next() else { panic!("server exited during start-up") };
             if let Some(rest) = line.trim().strip_prefix("API:") {
                 api_url = Some(rest.trim().to_string());
+            }
+            if let Some(rest) = line.trim().strip_prefix("SSH:") {
+                ssh_addr = Some(rest.split_whitespace().next().unwrap().to_string());
             }
             if let Some(rest) = line.trim().strip_prefix("Router:") {
                 let url = rest.split_whitespace().next().unwrap();
@@ -113,6 +119,7 @@ impl TestServer {
         std::thread::spawn(move || for _ in lines {});
         self.api_url = api_url.unwrap();
         self.router_addr = router.unwrap();
+        self.ssh_addr = ssh_addr.unwrap();
         self.child = Some(child);
     }
 
@@ -120,8 +127,8 @@ impl TestServer {
     pub fn restart(&mut self) {
         self.kill();
         let api = self.api_url.trim_start_matches("http://").to_string();
-        let router = self.router_addr.clone();
-        self.spawn(&api, &router);
+        let (router, ssh) = (self.router_addr.clone(), self.ssh_addr.clone());
+        self.spawn(&api, &router, &ssh);
     }
 
     pub fn kill(&mut self) {
