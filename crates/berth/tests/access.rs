@@ -322,6 +322,15 @@ fn permission_matrix_over_http_and_git() {
     }
     assert!(failures.is_empty(), "{} permission failures:\n{}", failures.len(), failures.join("\n"));
 
+    // Images Berth built for another app carry its source: deployers cannot take them.
+    let foreign = foreign_image(&server.namespace);
+    let body = json!({ "image": foreign });
+    let (status, _) = api.call("POST", "/apps/matrix/releases", token(Deployer).as_deref(), Some(&body));
+    assert_eq!(status, 403);
+    let (status, _) = api.call("POST", "/apps/matrix/releases", Some(&admin), Some(&body));
+    assert_eq!(status, 201, "admins may");
+    support::docker(&["rmi", "-f", &foreign]);
+
     // The audit trail saw it all: who, which token, the outcome; never a config value.
     let (status, events) = api.call("GET", "/audit-events?app=matrix&limit=1000", Some(&admin), None);
     assert_eq!(status, 200);
@@ -339,6 +348,25 @@ fn permission_matrix_over_http_and_git() {
     let (status, mine) = api.call("GET", "/apps/matrix/audit-events", Some(&owner), None);
     assert_eq!(status, 200);
     assert!(!mine.as_array().unwrap().is_empty());
+}
+
+/// The test image, labelled as if Berth had built it for another app.
+fn foreign_image(namespace: &str) -> String {
+    use std::io::Write;
+    let tag = format!("berth-test/foreign-{namespace}:e2e");
+    let mut child = std::process::Command::new("docker")
+        .args(["build", "-q", "-t", &tag, "--label", "io.berth.image.app=someone-else", "--label"])
+        .arg(format!("io.berth.image.namespace={namespace}"))
+        .arg("-")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(format!("FROM {}\n", test_image()).as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    tag
 }
 
 #[test]

@@ -51,9 +51,16 @@ pub async fn create(
             if image.is_empty() || image.contains(char::is_whitespace) {
                 return Err(ApiError::invalid("The image reference is empty or contains spaces."));
             }
-            if !state.runtime.image_exists(&image).await? {
+            let Some(image_labels) = state.runtime.image_labels(&image).await? else {
                 return Err(ApiError::invalid(format!(
                     "Image {image} is not on this host. Build or load it first (`docker images` lists what is there)."
+                )));
+            };
+            if !caller.user.is_admin && !built_for(&image_labels, &state.config.namespace, &app.name) {
+                // Berth's build images carry another app's source: only admins may move them.
+                return Err(ApiError::forbidden(format!(
+                    "Image {image} was built for another app; deploy images built for {} or ones from outside Berth.",
+                    app.name
                 )));
             }
             let process_types =
@@ -109,4 +116,36 @@ pub async fn create(
 enum Change {
     Deploy { image: String, process_types: ProcessTypes },
     Rollback(Box<berth_store::ReleaseRecord>),
+}
+
+/// Whether an image may be deployed to `app` by a non-admin: images Berth built
+/// carry their app (and server) in labels; images from elsewhere carry none.
+fn built_for(labels: &std::collections::BTreeMap<String, String>, namespace: &str, app: &str) -> bool {
+    match labels.get(crate::reconcile::labels::IMAGE_APP) {
+        None => true,
+        Some(owner) => {
+            owner == app && labels.get(crate::reconcile::labels::IMAGE_NAMESPACE).map(String::as_str) == Some(namespace)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::built_for;
+
+    #[test]
+    fn images_of_other_apps_are_not_deployable() {
+        let label = |app: &str, ns: &str| {
+            BTreeMap::from([
+                ("io.berth.image.app".to_string(), app.to_string()),
+                ("io.berth.image.namespace".to_string(), ns.to_string()),
+            ])
+        };
+        assert!(built_for(&BTreeMap::new(), "berth", "web1"), "outside images");
+        assert!(built_for(&label("web1", "berth"), "berth", "web1"));
+        assert!(!built_for(&label("other", "berth"), "berth", "web1"));
+        assert!(!built_for(&label("web1", "elsewhere"), "berth", "web1"));
+    }
 }
