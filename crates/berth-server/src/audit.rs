@@ -31,7 +31,8 @@ impl AuditSlot {
         let mut actor = self.0.lock().unwrap();
         actor.user_id = Some(caller.user.id.clone());
         actor.email = Some(caller.user.email.clone());
-        actor.token_id = Some(caller.token_id.clone());
+        // A password login has no token yet.
+        actor.token_id = Some(caller.token_id.clone()).filter(|t| !t.is_empty());
     }
 
     /// A login attempt names an email before (or without) a user being known.
