@@ -7,6 +7,7 @@ pub mod access;
 pub mod api;
 pub mod api_access;
 pub mod buildpack;
+pub mod health;
 pub mod names;
 pub mod procfile;
 pub mod size;

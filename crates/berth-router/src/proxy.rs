@@ -19,11 +19,12 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 
+use crate::inflight::{InFlight, Registry, TrackedBody};
 use crate::pages::page;
 use crate::table::{Route, RouteTable};
 
 type UpstreamBody = Either<Incoming, Empty<Bytes>>;
-pub type ProxyBody = Either<Incoming, Full<Bytes>>;
+pub type ProxyBody = Either<TrackedBody, Full<Bytes>>;
 
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -55,6 +56,7 @@ struct Conn {
 pub struct Router {
     table: ArcSwap<RouteTable>,
     client: Client<HttpConnector, UpstreamBody>,
+    in_flight: Registry,
 }
 
 impl Router {
@@ -67,14 +69,22 @@ impl Router {
             .pool_idle_timeout(Duration::from_secs(60))
             .pool_max_idle_per_host(512)
             .build(connector);
-        Arc::new(Self { table: ArcSwap::from_pointee(RouteTable::new()), client })
+        Arc::new(Self { table: ArcSwap::from_pointee(RouteTable::new()), client, in_flight: Registry::default() })
     }
 
     /// Replaces the whole route table atomically; in-flight requests finish on the old one.
-    pub fn set_routes(&self, table: RouteTable) {
+    pub fn set_routes(&self, mut table: RouteTable) {
         if !self.table.load().same_routes(&table) {
+            table.attach_counters(&self.in_flight);
+            self.in_flight.retain_routed(|addr| table.routes_to(addr));
             self.table.store(Arc::new(table));
         }
+    }
+
+    /// Requests, streaming responses and upgraded connections open to `addr`
+    /// (a backend being drained is stopped when this reaches zero).
+    pub fn in_flight(&self, addr: SocketAddr) -> usize {
+        self.in_flight.count(addr)
     }
 
     /// The current table (for inspection and tests).
@@ -144,8 +154,9 @@ impl Router {
         let path = parts.uri.path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/"));
         let mut headers = Some(parts.headers);
 
-        let mut backends = route.rotation().peekable();
-        while let Some(backend) = backends.next() {
+        let mut backends = route.tracked_rotation().peekable();
+        while let Some((backend, counter)) = backends.next() {
+            let in_flight = counter.map(InFlight::enter);
             let Some(uri) = upstream_uri(backend.addr, &path) else {
                 return full(page(StatusCode::BAD_REQUEST, "Bad request", "Invalid request target.", request_id_str));
             };
@@ -163,16 +174,18 @@ impl Router {
             let Ok(upstream) = upstream.body(upstream_body) else { break };
             match self.client.request(upstream).await {
                 Ok(mut resp) => {
+                    let mut in_flight = in_flight;
                     if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
                         if let Some(client_upgrade) = client_upgrade {
                             let upstream_upgrade = hyper::upgrade::on(&mut resp);
-                            tokio::spawn(tunnel(client_upgrade, upstream_upgrade));
+                            // The tunnel counts as in flight until either side closes it.
+                            tokio::spawn(tunnel(client_upgrade, upstream_upgrade, in_flight.take()));
                         }
                     } else {
                         strip_hop_by_hop(resp.headers_mut());
                     }
                     resp.headers_mut().entry(X_REQUEST_ID).or_insert(request_id);
-                    return resp.map(Either::Left);
+                    return resp.map(|body| Either::Left(TrackedBody::new(body, in_flight)));
                 }
                 Err(e) if e.is_connect() && replayable => {
                     tracing::debug!(backend = %backend.addr, error = %e, "backend refused, trying the next one");
@@ -330,7 +343,7 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
-async fn tunnel(client: hyper::upgrade::OnUpgrade, upstream: hyper::upgrade::OnUpgrade) {
+async fn tunnel(client: hyper::upgrade::OnUpgrade, upstream: hyper::upgrade::OnUpgrade, _in_flight: Option<InFlight>) {
     let (Ok(client), Ok(upstream)) = (client.await, upstream.await) else { return };
     let mut client = TokioIo::new(client);
     let mut upstream = TokioIo::new(upstream);

@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use crate::inflight::{Counter, Registry};
+
 /// One upstream instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Backend {
@@ -18,14 +20,24 @@ pub struct Route {
     pub app: String,
     pub backends: Vec<Backend>,
     cursor: AtomicUsize,
+    /// In-flight counters, one per backend (same order); attached by the router.
+    pub(crate) in_flight: Vec<Counter>,
 }
 
 impl Route {
     /// The backends in round-robin order starting at the next one.
     pub fn rotation(&self) -> impl Iterator<Item = &Backend> {
+        self.tracked_rotation().map(|(backend, _)| backend)
+    }
+
+    /// [`Route::rotation`] with each backend's in-flight counter.
+    pub(crate) fn tracked_rotation(&self) -> impl Iterator<Item = (&Backend, Option<&Counter>)> {
         let n = self.backends.len();
         let start = if n == 0 { 0 } else { self.cursor.fetch_add(1, Ordering::Relaxed) % n };
-        (0..n).map(move |i| &self.backends[(start + i) % n])
+        (0..n).map(move |i| {
+            let at = (start + i) % n;
+            (&self.backends[at], self.in_flight.get(at))
+        })
     }
 }
 
@@ -45,8 +57,22 @@ impl RouteTable {
     pub fn insert(&mut self, host: &str, app: &str, backends: Vec<Backend>) {
         self.routes.insert(
             host.to_ascii_lowercase(),
-            Arc::new(Route { app: app.to_string(), backends, cursor: AtomicUsize::new(0) }),
+            Arc::new(Route { app: app.to_string(), backends, cursor: AtomicUsize::new(0), in_flight: Vec::new() }),
         );
+    }
+
+    /// Gives every backend its shared in-flight counter (before the table is published).
+    pub(crate) fn attach_counters(&mut self, registry: &Registry) {
+        for route in self.routes.values_mut() {
+            if let Some(route) = Arc::get_mut(route) {
+                route.in_flight = route.backends.iter().map(|b| registry.counter(b.addr)).collect();
+            }
+        }
+    }
+
+    /// Whether any route sends traffic to `addr`.
+    pub fn routes_to(&self, addr: &SocketAddr) -> bool {
+        self.routes.values().any(|r| r.backends.iter().any(|b| &b.addr == addr))
     }
 
     /// Looks up a Host header value (`Web1.Localhost:8080` works).

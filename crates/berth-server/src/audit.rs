@@ -101,6 +101,8 @@ pub fn action(method: &Method, route: Option<&str>) -> Option<String> {
         ("POST", "/apps/{app}/builds") => "build.create",
         ("DELETE", "/apps/{app}/build-cache") => "build-cache.purge",
         ("PUT", "/apps/{app}/buildpack-installations") => "buildpacks.update",
+        ("PUT", "/apps/{app}/checks") => "checks.update",
+        ("DELETE", "/apps/{app}/checks") => "checks.remove",
         ("POST", r) if r.ends_with("/collaborators") => "collaborator.create",
         ("PATCH", r) if r.ends_with("/collaborators/{user}") => "collaborator.update",
         ("DELETE", r) if r.ends_with("/collaborators/{user}") => "collaborator.delete",

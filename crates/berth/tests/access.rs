@@ -232,6 +232,9 @@ fn permission_matrix_over_http_and_git() {
         route("GET", "/apps/matrix/collaborators", Need::View, &[200]),
         route("GET", "/teams/apps/matrix/collaborators", Need::View, &[200]),
         route("GET", "/apps/matrix/collaborators/owner@example.com", Need::View, &[200]),
+        route("GET", "/apps/matrix/checks", Need::View, &[200]),
+        with_body(route("PUT", "/apps/matrix/checks", Need::Deploy, &[200]), json!({"path": "/"})),
+        route("DELETE", "/apps/matrix/checks", Need::Deploy, &[200]),
         with_body(route("POST", "/apps/matrix/releases", Need::Deploy, &[201]), json!({"image": image})),
         with_body(route("POST", "/apps/matrix/releases", Need::Deploy, &[201]), json!({"release": "v2"})),
         route("POST", "/apps/matrix/sources", Need::Deploy, &[201]),
@@ -357,7 +360,7 @@ fn oversized_status(server: &TestServer, path: &str) -> u16 {
     use std::io::{BufRead, Write};
     let addr = server.api_url.trim_start_matches("http://").to_string();
     for _ in 0..5 {
-        let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+        let stream = std::net::TcpStream::connect(&addr).unwrap();
         stream.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
         let size = 2 * 1024 * 1024;
         let head = format!(

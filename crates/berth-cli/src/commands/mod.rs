@@ -8,12 +8,14 @@ mod auth_input;
 mod authorizations;
 mod buildpacks;
 mod builds;
+pub mod checks;
 mod config;
 mod deploy;
 mod git;
 mod keys;
 mod ps;
 mod releases;
+mod rollout;
 mod users;
 
 use crate::{AppArg, CliError, Client, Command};
@@ -40,6 +42,9 @@ pub async fn dispatch(client: &Client, command: Command) -> Result<(), CliError>
             Some(image) => deploy::image(client, &resolve_app(&app)?, &image, &processes).await,
             None => builds::deploy_dir(client, &resolve_app(&app)?, dir.as_deref()).await,
         },
+        Command::Checks { app, json } => checks::show(client, &resolve_app(&app)?, json.json).await,
+        Command::ChecksSet { check, app } => checks::set(client, &resolve_app(&app)?, &check).await,
+        Command::ChecksUnset { app } => checks::unset(client, &resolve_app(&app)?).await,
         Command::Buildpacks { app } => buildpacks::list(client, &resolve_app(&app)?).await,
         Command::BuildpacksSet { url, app } => buildpacks::set(client, &resolve_app(&app)?, &url).await,
         Command::BuildpacksAdd { url, app } => buildpacks::add(client, &resolve_app(&app)?, &url).await,

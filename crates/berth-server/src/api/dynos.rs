@@ -16,7 +16,7 @@ pub async fn list(State(state): State<AppState>, access: AppAccess<View>) -> Api
     let formation = state.store.list_formation(&app.id).await?;
     let instances = state.reconciler.instances(&app).await.map_err(|e| ApiError::internal(e.to_string()))?;
     let mut dynos: Vec<api::Dyno> =
-        instances.iter().map(|(i, ready)| view::dyno(i, *ready, &app, &releases, &formation)).collect();
+        instances.iter().map(|status| view::dyno(status, &app, &releases, &formation)).collect();
     dynos.sort_by(|a, b| {
         (&a.process_type, index_of(&a.name), -a.release.version).cmp(&(
             &b.process_type,
@@ -83,14 +83,16 @@ pub async fn restart_one(
     let instances = state.reconciler.instances(app).await.map_err(|e| ApiError::internal(e.to_string()))?;
     let targets: Vec<&str> = instances
         .iter()
-        .filter(|(i, _)| i.label(labels::DYNO) == Some(dyno.as_str()) || i.id == dyno)
-        .map(|(i, _)| i.id.as_str())
+        .map(|s| &s.instance)
+        .filter(|i| i.label(labels::DYNO) == Some(dyno.as_str()) || i.id == dyno)
+        .map(|i| i.id.as_str())
         .collect();
     if targets.is_empty() {
         return Err(ApiError::not_found(format!("Couldn't find that dyno ({dyno}).")));
     }
+    // A replacement starts and proves healthy before the instance is retired.
     for id in targets {
-        state.reconciler.remove_instance(id).await.map_err(|e| ApiError::internal(e.to_string()))?;
+        state.reconciler.replace_instance(id);
     }
     tracing::info!(app = %app.name, user = %access.caller.user.email, dyno, "dyno restart requested");
     Ok((StatusCode::ACCEPTED, Json(json!({}))))

@@ -7,6 +7,7 @@ mod authorizations;
 mod body;
 mod buildpacks;
 mod builds;
+mod checks;
 mod collaborators;
 mod config_vars;
 mod dynos;
@@ -54,6 +55,7 @@ pub fn router(state: AppState) -> Router {
             get(collaborators::show).patch(collaborators::update).delete(collaborators::destroy),
         )
         .route("/apps/{app}/domains", get(apps::domains))
+        .route("/apps/{app}/checks", get(checks::show).put(checks::update).delete(checks::remove))
         .route("/apps/{app}/config-vars", get(config_vars::show).patch(config_vars::update))
         .route("/apps/{app}/releases", get(releases::list).post(releases::create))
         .route("/apps/{app}/releases/{release}", get(releases::show))

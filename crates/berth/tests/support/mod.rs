@@ -51,19 +51,26 @@ pub struct TestServer {
     /// With [`TestServer::start_logged`]: where the server's log (stderr) goes.
     pub log_path: Option<PathBuf>,
     child: Option<Child>,
+    /// Extra `berth server` flags (kept across restarts).
+    extra_args: Vec<String>,
 }
 
 impl TestServer {
     pub fn start() -> Self {
-        Self::start_with_log(false)
+        Self::start_with(&[])
+    }
+
+    /// Starts a server with extra `berth server` flags, e.g. `["--drain-timeout", "10"]`.
+    pub fn start_with(extra_args: &[&str]) -> Self {
+        Self::start_full(extra_args, false)
     }
 
     /// Like `start`, with the server's log (at debug level) written to `DATA/server.log`.
     pub fn start_logged() -> Self {
-        Self::start_with_log(true)
+        Self::start_full(&[], true)
     }
 
-    fn start_with_log(logged: bool) -> Self {
+    fn start_full(extra_args: &[&str], logged: bool) -> Self {
         let data_dir = tempfile::tempdir().unwrap();
         let log_path = logged.then(|| data_dir.path().join("server.log"));
         let namespace = format!("bt{}", &uuid_like()[..10]);
@@ -76,6 +83,7 @@ impl TestServer {
             token: String::new(),
             log_path,
             child: None,
+            extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
         };
         server.spawn("127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0");
         server.token = std::fs::read_to_string(server.data_dir.path().join("admin.token")).unwrap().trim().to_string();
@@ -89,7 +97,15 @@ impl TestServer {
             .arg(self.data_dir.path())
             .args(["--api-listen", api, "--http-listen", http, "--ssh-listen", ssh, "--namespace", &self.namespace])
             .args(["--reconcile-interval", "1", "--stop-grace", "2"])
-            .env("BERTH_LOG", if self.log_path.is_some() { "debug" } else { "info" })
+            .args(&self.extra_args)
+            .env(
+                "BERTH_LOG",
+                if self.log_path.is_some() {
+                    "debug".to_string()
+                } else {
+                    std::env::var("BERTH_TEST_LOG").unwrap_or_else(|_| "info".into())
+                },
+            )
             .stdout(Stdio::piped())
             .stderr(match &self.log_path {
                 Some(path) => Stdio::from(std::fs::OpenOptions::new().create(true).append(true).open(path).unwrap()),
