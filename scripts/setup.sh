@@ -40,6 +40,9 @@ declare -A PKG_FOR=(
   [flock]=util-linux
   [ip]=iproute2
   [tar]=tar
+  # The git-over-SSH e2e test drives the real OpenSSH client.
+  [ssh]=openssh-client
+  [ssh-keygen]=openssh-client
 )
 missing=()
 for cmd in "${!PKG_FOR[@]}"; do

@@ -16,6 +16,10 @@ pub const DEFAULT_API_URL: &str = "http://127.0.0.1:7070";
 pub struct Credentials {
     pub api_url: String,
     pub token: String,
+    /// The authorization `berth login` created (revoked again by `berth logout`);
+    /// none when the token was given with `--token`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization_id: Option<String>,
 }
 
 pub fn credentials_path() -> Option<PathBuf> {
@@ -134,15 +138,38 @@ impl Client {
         Ok(())
     }
 
+    /// POSTs with HTTP Basic `user:password` instead of the token (a login).
+    pub async fn post_basic<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        user: &str,
+        password: &str,
+        body: &B,
+    ) -> Result<T, CliError> {
+        self.request(Method::POST, path, Some(body), Some((user, password))).await
+    }
+
     async fn send<B: Serialize, T: DeserializeOwned>(
         &self,
         method: Method,
         path: &str,
         body: Option<&B>,
     ) -> Result<T, CliError> {
+        self.request(method, path, body, None).await
+    }
+
+    async fn request<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+        basic: Option<(&str, &str)>,
+    ) -> Result<T, CliError> {
         let url = format!("{}{}", self.base, path);
         let mut request = self.http.request(method, &url).header("accept", "application/vnd.heroku+json; version=3");
-        if let Some(token) = &self.token {
+        if let Some((user, password)) = basic {
+            request = request.basic_auth(user, Some(password));
+        } else if let Some(token) = &self.token {
             request = request.bearer_auth(token);
         }
         if let Some(body) = body {
@@ -181,6 +208,8 @@ fn api_error(status: StatusCode, body: &[u8], has_token: bool) -> CliError {
         }
         StatusCode::UNAUTHORIZED => Some("the token was rejected: check BERTH_API_TOKEN or run `berth login` again"),
         StatusCode::NOT_FOUND if message.contains("app") => Some("`berth apps` lists the apps you can see"),
+        StatusCode::FORBIDDEN => Some("`berth access -a APP` shows who holds which permissions"),
+        StatusCode::TOO_MANY_REQUESTS => Some("wait a minute before trying again"),
         StatusCode::PAYLOAD_TOO_LARGE => Some("send less data at once"),
         _ => None,
     };

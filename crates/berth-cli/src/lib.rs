@@ -251,17 +251,111 @@ pub enum Command {
         #[arg(long)]
         confirm: Option<String>,
     },
-    /// Store an API URL and token for later commands
+    /// Log in with email and password (a new personal token), or store a given token
     Login {
-        /// API token (default: read from stdin)
-        #[arg(long)]
+        /// Store this API token instead of logging in with a password
+        /// (without --email and with a piped stdin, the token is read from stdin)
+        #[arg(long, conflicts_with_all = ["email", "password_stdin"])]
         token: Option<String>,
         /// API URL (default: BERTH_API_URL or http://127.0.0.1:7070)
         #[arg(long)]
         api_url: Option<String>,
+        /// Account email (prompted when omitted)
+        #[arg(long)]
+        email: Option<String>,
+        /// Read the password from stdin instead of prompting
+        #[arg(long)]
+        password_stdin: bool,
     },
-    /// Forget the stored credentials
+    /// Forget the stored credentials (and revoke the token `berth login` made)
     Logout,
+    /// List platform users (admins)
+    Users(JsonArg),
+    /// Add a user (admins); the initial password is prompted for, or read with --password-stdin
+    #[command(name = "users:add")]
+    UsersAdd {
+        email: String,
+        /// Read the initial password from stdin
+        #[arg(long)]
+        password_stdin: bool,
+        /// Make the user a platform admin
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Remove a user, their tokens and access grants (admins)
+    #[command(name = "users:remove")]
+    UsersRemove { email: String },
+    /// List your API tokens (authorizations)
+    Authorizations(JsonArg),
+    /// Create an API token; it is shown once
+    #[command(name = "authorizations:create")]
+    AuthorizationsCreate {
+        /// What the token is for
+        #[arg(short, long)]
+        description: Option<String>,
+        /// Seconds until it stops working (default: never)
+        #[arg(short = 'e', long)]
+        expires_in: Option<i64>,
+        #[command(flatten)]
+        json: JsonArg,
+    },
+    /// Revoke an API token: it stops working at once
+    #[command(name = "authorizations:revoke")]
+    AuthorizationsRevoke { id: String },
+    /// List who can access the app, with their permissions
+    Access {
+        #[command(flatten)]
+        app: AppArg,
+        #[command(flatten)]
+        json: JsonArg,
+    },
+    /// Give a user access to the app
+    #[command(name = "access:add")]
+    AccessAdd {
+        email: String,
+        #[command(flatten)]
+        app: AppArg,
+        /// Comma-separated: view, deploy, operate, manage (view is always included;
+        /// default: view,deploy,operate)
+        #[arg(long)]
+        permissions: Option<String>,
+    },
+    /// Change a collaborator's permissions
+    #[command(name = "access:update")]
+    AccessUpdate {
+        email: String,
+        #[command(flatten)]
+        app: AppArg,
+        /// Comma-separated: view, deploy, operate, manage
+        #[arg(long, required = true)]
+        permissions: String,
+    },
+    /// Remove a collaborator from the app
+    #[command(name = "access:remove")]
+    AccessRemove {
+        email: String,
+        #[command(flatten)]
+        app: AppArg,
+    },
+    /// List your SSH keys (for git push over SSH)
+    Keys(JsonArg),
+    /// Add an SSH public key (default: ~/.ssh/id_ed25519.pub, id_ecdsa.pub or id_rsa.pub)
+    #[command(name = "keys:add")]
+    KeysAdd { file: Option<std::path::PathBuf> },
+    /// Remove an SSH key (by fingerprint, comment or id)
+    #[command(name = "keys:remove")]
+    KeysRemove { key: String },
+    /// Show the audit trail: every change, who made it, from where (admins; an app's managers with -a)
+    Audit {
+        /// Only this app's events
+        #[arg(short, long)]
+        app: Option<String>,
+        /// How many events, newest first
+        #[arg(short = 'n', long, default_value_t = 50)]
+        num: usize,
+        #[command(flatten)]
+        json: JsonArg,
+    },
     /// Show who you are logged in as
     #[command(name = "auth:whoami")]
     Whoami,

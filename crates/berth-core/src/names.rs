@@ -17,6 +17,10 @@ pub enum ValidationError {
     Size(String),
     #[error("invalid buildpack {0:?}: use a built-in name (python, nodejs, go, static, procfile), an http(s) git URL (optionally #ref), an http(s) .tgz/.tar.gz URL, or file:///absolute/path")]
     Buildpack(String),
+    #[error("invalid permissions {0:?}: give one or more of view, deploy, operate, manage (comma-separated)")]
+    Permission(String),
+    #[error("invalid email {0:?}: use an address like dev@example.com (at most 254 characters, no spaces)")]
+    Email(String),
 }
 
 /// Heroku's app name rule: `^[a-z][a-z0-9-]{2,29}$`.
@@ -29,6 +33,25 @@ pub fn validate_app_name(name: &str) -> Result<(), ValidationError> {
         Ok(())
     } else {
         Err(ValidationError::AppName(name.to_string()))
+    }
+}
+
+/// Emails name users (logins, collaborators) and appear in URL paths, so the
+/// rule is strict: ASCII `local@domain`, no spaces, no `/ ? # %`.
+pub fn validate_email(email: &str) -> Result<(), ValidationError> {
+    const LOCAL_EXTRA: &str = ".!$&'*+=^_`{|}~-";
+    let ok = email.len() <= 254
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && local.chars().all(|c| c.is_ascii_alphanumeric() || LOCAL_EXTRA.contains(c))
+                && !domain.is_empty()
+                && !domain.starts_with(['.', '-'])
+                && domain.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(ValidationError::Email(email.to_string()))
     }
 }
 

@@ -161,7 +161,7 @@ impl Runtime for DockerRuntime {
             // each crash; an engine restart policy would hide both.
             restart_policy: Some(RestartPolicy { name: Some(RestartPolicyNameEnum::NO), maximum_retry_count: None }),
             init: Some(true),
-            ..Default::default()
+            ..hardened()
         };
         let endpoint = EndpointSettings { aliases: Some(vec![spec.hostname.clone()]), ..Default::default() };
         let config = Config {
@@ -169,6 +169,7 @@ impl Runtime for DockerRuntime {
             entrypoint: spec.entrypoint.clone(),
             cmd: spec.command.clone(),
             env: Some(env),
+            user: self.non_root_user(&spec.image, None).await?,
             labels: Some(spec.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
             host_config: Some(host_config),
             networking_config: Some(NetworkingConfig {
@@ -352,7 +353,7 @@ impl Runtime for DockerRuntime {
             image: Some(spec.image.clone()),
             cmd: Some(spec.command.clone()),
             env: Some(spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
-            user: spec.user.clone(),
+            user: self.non_root_user(&spec.image, spec.user.clone()).await?,
             labels: Some(spec.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
             host_config: Some(HostConfig {
                 binds: Some(binds),
@@ -360,7 +361,7 @@ impl Runtime for DockerRuntime {
                 memory_swap: Some(memory),
                 network_mode: Some(spec.network.clone().unwrap_or_else(|| "host".to_string())),
                 init: Some(true),
-                ..Default::default()
+                ..hardened()
             }),
             ..Default::default()
         };
@@ -374,7 +375,48 @@ impl Runtime for DockerRuntime {
     }
 }
 
+/// Processes an app container may have (fork bombs stop here, not at the host).
+pub const PIDS_LIMIT: i64 = 512;
+
+/// The user app code runs as when the image would run it as root: the stack's `app`.
+pub const APP_USER: &str = "1000:1000";
+
+/// Restrictions every app container (dynos, release phase, builds) gets: no
+/// capabilities (apps listen on PORT 5000, above 1024, and need none), no privilege
+/// gain through setuid binaries, bounded processes. Callers never add binds to
+/// instances, `privileged` or host namespaces.
+fn hardened() -> HostConfig {
+    HostConfig {
+        cap_drop: Some(vec!["ALL".to_string()]),
+        security_opt: Some(vec!["no-new-privileges:true".to_string()]),
+        pids_limit: Some(PIDS_LIMIT),
+        privileged: Some(false),
+        ..Default::default()
+    }
+}
+
+/// Whether an image's `USER` means root (empty means root too).
+fn is_root_user(user: &str) -> bool {
+    let name = user.split(':').next().unwrap_or("").trim();
+    name.is_empty() || name == "root" || name == "0"
+}
+
 impl DockerRuntime {
+    /// The user to run `image` as: `requested` if given, the image's own user
+    /// unless that is root, else [`APP_USER`]. App code never runs as root.
+    async fn non_root_user(&self, image: &str, requested: Option<String>) -> Result<Option<String>> {
+        if let Some(user) = requested.filter(|u| !is_root_user(u)) {
+            return Ok(Some(user));
+        }
+        let inspect = match self.docker.inspect_image(image).await {
+            Ok(inspect) => inspect,
+            Err(e) if status_code(&e) == Some(404) => return Err(RuntimeError::ImageNotFound(image.to_string())),
+            Err(e) => return Err(engine(e)),
+        };
+        let user = inspect.config.and_then(|c| c.user).unwrap_or_default();
+        Ok(Some(if is_root_user(&user) { APP_USER.to_string() } else { user }))
+    }
+
     /// Creates (not starts) a container; a missing image is `ImageNotFound`.
     async fn create(&self, name: &str, image: &str, config: Config<String>) -> Result<String> {
         let options = CreateContainerOptions { name: name.to_string(), platform: None };
@@ -429,5 +471,24 @@ impl LineSender {
         if !self.pending.is_empty() {
             let _ = self.out.send(std::mem::take(&mut self.pending));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn root_is_recognised_in_every_spelling() {
+        for root in ["", "root", "0", "0:0", "root:root", " 0 "] {
+            assert!(is_root_user(root), "{root:?}");
+        }
+        for user in ["app", "1000", "1000:1000", "nobody"] {
+            assert!(!is_root_user(user), "{user:?}");
+        }
+        let h = hardened();
+        assert_eq!(h.cap_drop, Some(vec!["ALL".to_string()]));
+        assert_eq!(h.pids_limit, Some(PIDS_LIMIT));
+        assert!(h.binds.is_none() && h.privileged == Some(false));
     }
 }

@@ -73,23 +73,67 @@ pub fn token_from_header(value: &str) -> Option<String> {
     None
 }
 
+impl CurrentUser {
+    pub fn principal(&self) -> berth_core::access::Principal<'_> {
+        berth_core::access::Principal { user_id: &self.user.id, is_admin: self.user.is_admin }
+    }
+
+    /// 403 unless the caller is a platform admin.
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        if self.user.is_admin {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden("Only platform admins may do that."))
+        }
+    }
+}
+
 impl FromRequestParts<AppState> for CurrentUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let header =
-            parts.headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()).ok_or_else(|| {
-                ApiError::unauthorized("No API token given. Set BERTH_API_TOKEN or run `berth login`.")
-            })?;
-        let token = token_from_header(header)
-            .ok_or_else(|| ApiError::unauthorized("Malformed Authorization header: use `Bearer TOKEN`."))?;
-        match state.store.user_by_token_hash(&hash_token(&token)).await? {
-            Some((user, token_id)) => Ok(CurrentUser { user, token_id }),
-            None => Err(ApiError::unauthorized(
-                "Invalid credentials provided: the API token is unknown, revoked or expired.",
-            )),
+        // Several extractors of one request (AppAccess, CurrentUser) share one lookup.
+        if let Some(cached) = parts.extensions.get::<CurrentUser>() {
+            return Ok(cached.clone());
+        }
+        let caller = authenticate(parts, state).await?;
+        if let Some(slot) = parts.extensions.get::<crate::audit::AuditSlot>() {
+            slot.set_caller(&caller);
+        }
+        parts.extensions.insert(caller.clone());
+        Ok(caller)
+    }
+}
+
+async fn authenticate(parts: &Parts, state: &AppState) -> Result<CurrentUser, ApiError> {
+    let header = parts.headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
+    authenticate_header(state, header).await
+}
+
+/// Resolves an `Authorization` header value to its user (401 when it cannot).
+pub async fn authenticate_header(state: &AppState, header: Option<&str>) -> Result<CurrentUser, ApiError> {
+    let header = header
+        .ok_or_else(|| ApiError::unauthorized("No API token given. Set BERTH_API_TOKEN or run `berth login`."))?;
+    let token = token_from_header(header)
+        .ok_or_else(|| ApiError::unauthorized("Malformed Authorization header: use `Bearer TOKEN`."))?;
+    match state.store.user_by_token_hash(&hash_token(&token)).await? {
+        Some((user, token_id)) => Ok(CurrentUser { user, token_id }),
+        None => {
+            Err(ApiError::unauthorized("Invalid credentials provided: the API token is unknown, revoked or expired."))
         }
     }
+}
+
+/// HTTP Basic `user:password` as sent (for logins: email and password).
+pub fn basic_credentials(value: &str) -> Option<(String, String)> {
+    let (scheme, rest) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    use base64::Engine;
+    let decoded = base64::engine::general_purpose::STANDARD.decode(rest.trim()).ok()?;
+    let (user, password) = String::from_utf8(decoded).ok()?.split_once(':').map(|(u, p)| (u.into(), p.into()))?;
+    Some((user, password))
 }
 
 #[cfg(test)]

@@ -34,6 +34,8 @@ pub struct ServerConfig {
     pub max_concurrent_builds: usize,
     /// Extra CA certificates (PEM files) trusted by builds, on top of the host bundle.
     pub build_ca_files: Vec<PathBuf>,
+    /// Where the git-over-SSH server listens (`None`: no SSH server).
+    pub ssh_listen: Option<SocketAddr>,
     /// The API's URL as clients see it (behind a proxy or on another host).
     pub public_url: Option<String>,
 }
@@ -56,6 +58,7 @@ impl ServerConfig {
             max_concurrent_builds: 2,
             build_ca_files: Vec::new(),
             public_url: None,
+            ssh_listen: Some(([0, 0, 0, 0], 2222).into()),
         }
     }
 }

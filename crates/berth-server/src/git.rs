@@ -17,7 +17,10 @@ use futures_util::TryStreamExt;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
 
-use crate::auth::{hash_token, token_from_header};
+use berth_core::access::Permission;
+
+use crate::access::authorize;
+use crate::auth::{authenticate_header, token_from_header};
 use crate::state::AppState;
 
 /// Where the bare repositories live.
@@ -55,7 +58,7 @@ pub async fn ensure_repo(data_dir: &Path, app: &str) -> std::io::Result<PathBuf>
 
 /// The `berth` binary the hook runs. After an in-place upgrade, Linux reports
 /// the running executable as `PATH (deleted)`; the new binary at PATH is the one to use.
-fn berth_exe() -> std::io::Result<PathBuf> {
+pub(crate) fn berth_exe() -> std::io::Result<PathBuf> {
     let exe = std::env::current_exe()?;
     let text = exe.to_string_lossy();
     Ok(match text.strip_suffix(" (deleted)") {
@@ -70,6 +73,12 @@ fn challenge(message: &str) -> Response {
     resp
 }
 
+/// Whether a smart-HTTP request is part of a push (`git-receive-pack`).
+pub fn is_push(path: &str, query: Option<&str>) -> bool {
+    path.ends_with("/git-receive-pack")
+        || query.is_some_and(|q| q.split('&').any(|kv| kv == "service=git-receive-pack"))
+}
+
 /// `GET /{app}.git/info/refs`, `POST /{app}.git/git-receive-pack|git-upload-pack`.
 pub async fn handle(
     State(state): State<AppState>,
@@ -81,25 +90,34 @@ pub async fn handle(
         return (StatusCode::NOT_FOUND, "not a git repository path\n").into_response();
     };
     // Authenticate: any user name, the API token as password.
-    let token = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(token_from_header);
-    let Some(token) = token else {
+    let header = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    if header.and_then(token_from_header).is_none() {
         return challenge("Authentication required: use your Berth API token as the password.");
+    }
+    let caller = match authenticate_header(&state, header).await {
+        Ok(caller) => caller,
+        Err(e) if e.status == StatusCode::UNAUTHORIZED => {
+            return challenge("Invalid credentials: the API token is unknown, revoked or expired.")
+        }
+        Err(e) => return (e.status, format!("{}\n", e.message)).into_response(),
     };
-    let user = match state.store.user_by_token_hash(&hash_token(&token)).await {
-        Ok(Some((user, _))) => user,
-        Ok(None) => return challenge("Invalid credentials: the API token is unknown, revoked or expired."),
-        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")).into_response(),
-    };
-    let app = match state.store.app(app_name).await {
-        Ok(app) => app,
-        Err(_) => {
+    if let Some(slot) = req.extensions().get::<crate::audit::AuditSlot>() {
+        slot.set_caller(&caller);
+    }
+    // Pushing needs deploy; fetching and cloning need view.
+    let needed = if is_push(req.uri().path(), req.uri().query()) { Permission::Deploy } else { Permission::View };
+    let app = match authorize(&state, &caller, app_name, needed).await {
+        Ok((app, _)) => app,
+        Err(e) if e.status == StatusCode::NOT_FOUND => {
             return (
                 StatusCode::NOT_FOUND,
                 format!("App {app_name} not found. Create it with `berth apps:create {app_name}`.\n"),
             )
                 .into_response()
         }
+        Err(e) => return (e.status, format!("{}\n", e.message)).into_response(),
     };
+    let user = caller.user;
     if let Err(e) = ensure_repo(&state.config.data_dir, &app.name).await {
         return (StatusCode::INTERNAL_SERVER_ERROR, format!("cannot prepare the repository: {e}\n")).into_response();
     }
@@ -109,6 +127,22 @@ pub async fn handle(
         Ok(resp) => resp,
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("git backend failed: {e}\n")).into_response(),
     }
+}
+
+/// For the pre-receive hook: how to reach this server's build endpoint (HTTP and SSH pushes).
+pub(crate) fn hook_env(
+    state: &AppState,
+    app: &str,
+    user: &str,
+    exe: PathBuf,
+) -> Vec<(&'static str, std::ffi::OsString)> {
+    vec![
+        ("BERTH_EXE", exe.into_os_string()),
+        ("BERTH_APP", app.into()),
+        ("BERTH_USER", user.into()),
+        ("BERTH_HOOK_URL", state.urls.internal_api_url.clone().into()),
+        ("BERTH_HOOK_SECRET", state.hook_secret.clone().into()),
+    ]
 }
 
 async fn run_backend(
@@ -138,12 +172,7 @@ async fn run_backend(
         .env("GIT_PROTOCOL", headers.get("git-protocol").and_then(|v| v.to_str().ok()).unwrap_or(""))
         .env("REMOTE_USER", user)
         .env("REMOTE_ADDR", "127.0.0.1")
-        // For the pre-receive hook: how to reach this server's build endpoint.
-        .env("BERTH_EXE", exe)
-        .env("BERTH_APP", app)
-        .env("BERTH_USER", user)
-        .env("BERTH_HOOK_URL", &state.urls.internal_api_url)
-        .env("BERTH_HOOK_SECRET", &state.hook_secret)
+        .envs(hook_env(state, app, user, exe))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -188,4 +217,18 @@ async fn run_backend(
         let _ = child.wait().await;
     });
     builder.status(status).body(Body::from_stream(stream)).map_err(std::io::Error::other)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_push;
+
+    #[test]
+    fn pushes_are_told_from_fetches() {
+        assert!(is_push("/web1.git/git-receive-pack", None));
+        assert!(is_push("/web1.git/info/refs", Some("service=git-receive-pack")));
+        assert!(!is_push("/web1.git/info/refs", Some("service=git-upload-pack")));
+        assert!(!is_push("/web1.git/git-upload-pack", None));
+        assert!(!is_push("/web1.git/info/refs", Some("x=service=git-receive-pack")));
+    }
 }

@@ -2,14 +2,19 @@
 //! that makes the container engine match the store. `run` wires it together
 //! with the router (data plane) in one process.
 
+pub mod access;
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod deploy;
 pub mod error;
 pub mod git;
+pub mod keys;
+pub mod passwords;
 pub mod reconcile;
 pub mod release_phase;
+pub mod ssh;
 pub mod state;
 pub mod view;
 
@@ -35,6 +40,8 @@ pub enum ServerError {
     Store(#[from] berth_store::StoreError),
     #[error(transparent)]
     Runtime(#[from] berth_runtime::RuntimeError),
+    #[error("{0} is in use by a running Berth server: stop it first (apps keep running while it is stopped)")]
+    Locked(String),
     #[error("server I/O error: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -49,7 +56,10 @@ pub async fn run(config: ServerConfig) -> Result<(), ServerError> {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&data_dir, std::fs::Permissions::from_mode(0o700)).map_err(dir_error)?;
     }
-    let cipher = Cipher::load_or_create(&data_dir.join("secret.key"))?;
+    // One server per data dir; `rotate-key` takes the same lock.
+    let _lock = keys::lock_data_dir(&data_dir)?;
+    keys::check_no_pending_rotation(&data_dir)?;
+    let cipher = Cipher::load_or_create(&data_dir.join(keys::KEY_FILE))?;
     let store = Store::open(&data_dir.join("berth.db"), cipher).await?;
     let new_token = auth::bootstrap_admin(&store, &data_dir).await?;
     berth_build::buildpacks::install_builtin(&data_dir.join("buildpacks")).map_err(dir_error)?;
@@ -75,6 +85,15 @@ pub async fn run(config: ServerConfig) -> Result<(), ServerError> {
         flag: "--http-listen",
         source,
     })?;
+    let ssh_listener = match config.ssh_listen {
+        Some(addr) => Some(TcpListener::bind(addr).await.map_err(|source| ServerError::Listen {
+            addr: addr.to_string(),
+            flag: "--ssh-listen",
+            source,
+        })?),
+        None => None,
+    };
+    let ssh_host_key = ssh::load_or_create_host_key(&data_dir).map_err(dir_error)?;
     let api_addr = api_listener.local_addr()?;
     let http_addr = http_listener.local_addr()?;
     let api_host = if api_addr.ip().is_unspecified() { "127.0.0.1".to_string() } else { api_addr.ip().to_string() };
@@ -98,6 +117,10 @@ pub async fn run(config: ServerConfig) -> Result<(), ServerError> {
     println!("Berth {} is running.", env!("CARGO_PKG_VERSION"));
     println!("  API:    {}", urls.api_url);
     println!("  Router: http://{http_addr} (apps answer at {})", urls.web_url("APP"));
+    let ssh_addr = ssh_listener.as_ref().map(|l| l.local_addr()).transpose()?;
+    if let Some(addr) = ssh_addr {
+        println!("  SSH:    {addr} (git push ssh://git@HOST:{}/APP.git)", addr.port());
+    }
     println!("  Data:   {}", data_dir.display());
     match new_token {
         Some(token) => {
@@ -121,8 +144,19 @@ pub async fn run(config: ServerConfig) -> Result<(), ServerError> {
         urls: Arc::new(urls),
         hook_secret: auth::generate_token(),
         builds,
+        login_limiter: Default::default(),
     };
-    axum::serve(api_listener, api::router(state)).with_graceful_shutdown(shutdown_signal()).await?;
+    if let Some(listener) = ssh_listener {
+        let (state, key) = (state.clone(), ssh_host_key);
+        tokio::spawn(async move {
+            if let Err(e) = ssh::serve(state, listener, key).await {
+                tracing::error!(error = %e, "the SSH server stopped");
+            }
+        });
+    }
+    // Connection info gives audit events and the login limiter the client's address.
+    let service = api::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(api_listener, service).with_graceful_shutdown(shutdown_signal()).await?;
     tracing::info!("server stopped; app containers keep running");
     Ok(())
 }

@@ -3,11 +3,11 @@
 use std::sync::Arc;
 
 use berth_runtime::Runtime;
-use berth_store::{AppRecord, Store};
+use berth_store::Store;
 
 use crate::config::ServerConfig;
 use crate::deploy::Builds;
-use crate::error::ApiResult;
+use crate::passwords::LoginLimiter;
 use crate::reconcile::Reconciler;
 use crate::view::Urls;
 
@@ -21,11 +21,9 @@ pub struct AppState {
     /// Authenticates the git pre-receive hook to the build endpoint (per start).
     pub hook_secret: String,
     pub builds: Arc<Builds>,
+    /// Failed password logins per (email, IP).
+    pub login_limiter: Arc<LoginLimiter>,
 }
 
-impl AppState {
-    /// Finds an app by name or id, or a Heroku-style 404.
-    pub async fn app(&self, name_or_id: &str) -> ApiResult<AppRecord> {
-        Ok(self.store.app(name_or_id).await?)
-    }
-}
+// There is deliberately no `AppState::app(name)`: handlers get apps through
+// `crate::access::AppAccess<Permission>`, so no route can skip the permission check.

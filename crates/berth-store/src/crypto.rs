@@ -17,6 +17,8 @@ const NONCE_LEN: usize = 24;
 #[derive(Clone)]
 pub struct Cipher {
     aead: XChaCha20Poly1305,
+    /// Keys that may still open old data (during a key rotation); never used to seal.
+    fallback: Vec<XChaCha20Poly1305>,
 }
 
 impl std::fmt::Debug for Cipher {
@@ -27,7 +29,14 @@ impl std::fmt::Debug for Cipher {
 
 impl Cipher {
     pub fn from_key(key: &[u8; KEY_LEN]) -> Self {
-        Self { aead: XChaCha20Poly1305::new(key.into()) }
+        Self { aead: XChaCha20Poly1305::new(key.into()), fallback: Vec::new() }
+    }
+
+    /// This cipher, also opening what `other` sealed (a rotation in progress).
+    pub fn with_fallback(mut self, other: &Cipher) -> Self {
+        self.fallback.push(other.aead.clone());
+        self.fallback.extend(other.fallback.iter().cloned());
+        self
     }
 
     /// A cipher with a fresh random key (tests).
@@ -51,17 +60,21 @@ impl Cipher {
                 })?;
                 Ok(Self::from_key(&key))
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let mut key = [0u8; KEY_LEN];
-                rand::rngs::OsRng.fill_bytes(&mut key);
-                let mut file =
-                    std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(key_io)?;
-                file.write_all(&key).map_err(key_io)?;
-                file.sync_all().map_err(key_io)?;
-                Ok(Self::from_key(&key))
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Self::create_key_file(path),
             Err(e) => Err(key_io(e)),
         }
+    }
+
+    /// Writes a new random key to `path` (which must not exist), mode 0600, synced.
+    pub fn create_key_file(path: &Path) -> Result<Self, StoreError> {
+        let key_io = |e: std::io::Error| StoreError::Key(format!("{}: {e}", path.display()));
+        let mut key = [0u8; KEY_LEN];
+        rand::rngs::OsRng.fill_bytes(&mut key);
+        let mut file =
+            std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(key_io)?;
+        file.write_all(&key).map_err(key_io)?;
+        file.sync_all().map_err(key_io)?;
+        Ok(Self::from_key(&key))
     }
 
     pub fn seal(&self, plaintext: &[u8], aad: &[u8]) -> Vec<u8> {
@@ -82,7 +95,11 @@ impl Cipher {
             return Err(StoreError::Decrypt);
         }
         let (nonce, ciphertext) = sealed.split_at(NONCE_LEN);
-        self.aead.decrypt(XNonce::from_slice(nonce), Payload { msg: ciphertext, aad }).map_err(|_| StoreError::Decrypt)
+        // AEAD tags tell which key sealed a value: try the current key, then older ones.
+        std::iter::once(&self.aead)
+            .chain(&self.fallback)
+            .find_map(|aead| aead.decrypt(XNonce::from_slice(nonce), Payload { msg: ciphertext, aad }).ok())
+            .ok_or(StoreError::Decrypt)
     }
 }
 
@@ -99,6 +116,17 @@ mod tests {
         assert!(cipher.open(&sealed, b"app-2").is_err());
         assert!(Cipher::random().open(&sealed, b"app-1").is_err());
         assert!(cipher.open(&sealed[..10], b"app-1").is_err());
+    }
+
+    #[test]
+    fn fallback_keys_open_but_never_seal() {
+        let (old, new) = (Cipher::random(), Cipher::random());
+        let sealed_old = old.seal(b"v", b"a");
+        let rotating = new.clone().with_fallback(&old);
+        assert_eq!(rotating.open(&sealed_old, b"a").unwrap(), b"v");
+        let sealed_new = rotating.seal(b"w", b"a");
+        assert!(old.open(&sealed_new, b"a").is_err(), "sealing uses the new key");
+        assert_eq!(new.open(&sealed_new, b"a").unwrap(), b"w");
     }
 
     #[test]

@@ -5,8 +5,13 @@
 //! in-process lock: SQLite has one writer anyway, and read-modify-write operations
 //! (next release version, config patch) must not interleave.
 
+mod access;
+mod audit;
 mod crypto;
 mod models;
+mod rotate;
+mod ssh_keys;
+mod users;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -22,8 +27,12 @@ use sqlx::{Row, SqlitePool};
 use thiserror::Error;
 use tokio::sync::Mutex;
 
+pub use access::CollaboratorRecord;
+pub use audit::{AuditEvent, NewAuditEvent};
 pub use crypto::Cipher;
 pub use models::{AppRecord, BuildRecord, FormationRecord, NewRelease, ReleaseRecord, User};
+pub use ssh_keys::SshKeyRecord;
+pub use users::TokenRecord;
 
 #[derive(Debug, Error)]
 pub enum StoreError {
@@ -148,7 +157,7 @@ impl Store {
     pub async fn user_by_token_hash(&self, token_hash: &str) -> Result<Option<(User, String)>> {
         let row = sqlx::query(
             "SELECT u.id, u.email, u.name, u.is_admin, u.created_at, u.updated_at, t.id AS token_id, t.expires_at
-             FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?",
+             FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ? AND t.revoked_at IS NULL",
         )
         .bind(token_hash)
         .fetch_optional(&self.pool)
@@ -610,7 +619,7 @@ impl Store {
     }
 }
 
-const APP_SELECT: &str =
+pub(crate) const APP_SELECT: &str =
     "SELECT a.id, a.name, a.owner_id, u.email AS owner_email, a.created_at, a.updated_at, a.released_at
      FROM apps a JOIN users u ON u.id = a.owner_id";
 const RELEASE_SELECT: &str = "SELECT r.id, r.app_id, a.name AS app_name, r.version, r.description, r.status, r.image,

@@ -264,3 +264,91 @@ async fn release_phase_keeps_releases_pending_until_they_pass() {
     assert_eq!(store.fail_pending_releases().await.unwrap(), 1);
     assert_eq!(store.release(&app.id, &v5.id).await.unwrap().status, "failed");
 }
+
+#[tokio::test]
+async fn key_rotation_reencrypts_every_release() {
+    let old = Cipher::random();
+    let store = Store::open_in_memory(old.clone()).await.unwrap();
+    let admin = store.create_user("admin@berth.local", None, true).await.unwrap();
+    let app = store.create_app("web1", &admin.id).await.unwrap();
+    store
+        .create_release_from_current(&app.id, |cur| {
+            let config = ConfigVars::from([("SECRET".to_string(), "s3".to_string())]);
+            Ok(cur.with_config(config, "Set SECRET config vars".into(), &admin.id))
+        })
+        .await
+        .unwrap();
+    let new = Cipher::random();
+    assert_eq!(store.reencrypt_all(&new).await.unwrap(), 2);
+    // The old key opens nothing any more; the new key opens everything.
+    let rows: Vec<(String, Vec<u8>)> =
+        sqlx::query_as("SELECT app_id, config FROM releases").fetch_all(&store.pool).await.unwrap();
+    for (app_id, sealed) in &rows {
+        assert!(old.open(sealed, app_id.as_bytes()).is_err());
+        assert!(new.open(sealed, app_id.as_bytes()).is_ok());
+    }
+}
+
+#[tokio::test]
+async fn tokens_can_be_revoked_and_expire() {
+    let (store, admin) = store().await;
+    let live = store.insert_token(&admin.id, "hash-live", "cli", None).await.unwrap();
+    let expired = store
+        .insert_token(&admin.id, "hash-old", "old", Some(chrono::Utc::now() - chrono::Duration::seconds(1)))
+        .await
+        .unwrap();
+    assert_eq!(store.user_by_token_hash("hash-live").await.unwrap().unwrap().1, live);
+    assert!(store.user_by_token_hash("hash-old").await.unwrap().is_none(), "expired");
+    let listed: Vec<String> = store.list_tokens(&admin.id).await.unwrap().into_iter().map(|t| t.id).collect();
+    assert_eq!(listed, vec![live.clone()], "expired tokens are not listed");
+    let other = store.create_user("dev@example.com", None, false).await.unwrap();
+    assert!(matches!(store.revoke_token(&other.id, &live).await, Err(StoreError::NotFound(_))), "not theirs");
+    store.revoke_token(&admin.id, &live).await.unwrap();
+    assert!(store.user_by_token_hash("hash-live").await.unwrap().is_none(), "revoked at once");
+    assert!(matches!(store.revoke_token(&admin.id, &live).await, Err(StoreError::NotFound(_))));
+    let _ = expired;
+}
+
+#[tokio::test]
+async fn collaborators_see_their_apps_only() {
+    let (store, admin) = store().await;
+    let dev = store.create_user("dev@example.com", None, false).await.unwrap();
+    let mine = store.create_app("mine", &dev.id).await.unwrap();
+    let shared = store.create_app("shared", &admin.id).await.unwrap();
+    store.create_app("hidden", &admin.id).await.unwrap();
+    store.put_collaborator(&shared.id, &dev.id, "view,deploy", false).await.unwrap();
+    assert!(matches!(store.put_collaborator(&shared.id, &dev.id, "view", false).await, Err(StoreError::Conflict(_))));
+    let names: Vec<String> = store.list_apps_for_user(&dev.id).await.unwrap().into_iter().map(|a| a.name).collect();
+    assert_eq!(names, ["mine", "shared"]);
+    let updated = store.put_collaborator(&shared.id, &dev.id, "view,operate", true).await.unwrap();
+    assert_eq!(updated.permissions, "view,operate");
+    assert_eq!(store.list_collaborators(&shared.id).await.unwrap().len(), 1);
+    store.remove_collaborator(&shared.id, &dev.id).await.unwrap();
+    assert!(store.collaborator(&shared.id, &dev.id).await.unwrap().is_none());
+    assert!(matches!(store.delete_user(&dev.id).await, Err(StoreError::Conflict(_))), "owns an app");
+    let _ = mine;
+}
+
+#[tokio::test]
+async fn audit_events_are_append_only() {
+    let (store, admin) = store().await;
+    let event = |app: &str, action: &str| NewAuditEvent {
+        user_id: Some(admin.id.clone()),
+        user_email: Some(admin.email.clone()),
+        token_id: Some("t1".into()),
+        source_ip: "127.0.0.1".into(),
+        method: "PATCH".into(),
+        path: format!("/apps/{app}/config-vars"),
+        action: action.into(),
+        app: Some(app.into()),
+        status: 200,
+    };
+    store.append_audit(&event("a1", "config-vars.update")).await.unwrap();
+    store.append_audit(&event("a2", "app.destroy")).await.unwrap();
+    let all = store.list_audit(None, 10).await.unwrap();
+    assert_eq!(all.iter().map(|e| e.event.action.as_str()).collect::<Vec<_>>(), ["app.destroy", "config-vars.update"]);
+    assert_eq!(store.list_audit(Some("a1"), 10).await.unwrap().len(), 1);
+    assert!(sqlx::query("UPDATE audit_events SET status = 0").execute(&store.pool).await.is_err());
+    assert!(sqlx::query("DELETE FROM audit_events").execute(&store.pool).await.is_err());
+    assert_eq!(store.list_audit(None, 10).await.unwrap().len(), 2);
+}

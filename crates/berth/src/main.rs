@@ -23,13 +23,19 @@ enum TopLevel {
 }
 
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 struct ServerArgs {
+    #[command(subcommand)]
+    action: Option<ServerAction>,
     /// Where the database, keys and tokens live
     #[arg(long, env = "BERTH_DATA_DIR", default_value = "/var/lib/berth")]
     data_dir: PathBuf,
     /// API listen address
     #[arg(long, default_value = "127.0.0.1:7070")]
     api_listen: SocketAddr,
+    /// git-over-SSH listen address (`git push ssh://git@HOST:PORT/APP.git`)
+    #[arg(long, default_value = "0.0.0.0:2222")]
+    ssh_listen: SocketAddr,
     /// Router (app traffic) listen address
     #[arg(long, default_value = "0.0.0.0:80")]
     http_listen: SocketAddr,
@@ -68,6 +74,17 @@ struct ServerArgs {
     build_ca_files: Vec<PathBuf>,
 }
 
+#[derive(Debug, Subcommand)]
+enum ServerAction {
+    /// Re-encrypt every config var with a new key (stop the server first; apps keep running)
+    #[command(name = "rotate-key")]
+    RotateKey {
+        /// The server's data dir
+        #[arg(long, env = "BERTH_DATA_DIR", default_value = "/var/lib/berth")]
+        data_dir: PathBuf,
+    },
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Runtime::new() {
@@ -78,6 +95,19 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
+        TopLevel::Server(ServerArgs { action: Some(ServerAction::RotateKey { data_dir }), .. }) => {
+            match runtime.block_on(berth_server::keys::rotate(&data_dir)) {
+                Ok(done) => {
+                    println!("Re-encrypted {} config blobs with a new key.", done.values);
+                    println!("Back up {} now: the old key no longer opens anything.", done.key_path.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         TopLevel::Server(args) => {
             init_tracing();
             match runtime.block_on(berth_server::run(server_config(args))) {
@@ -102,6 +132,7 @@ fn server_config(args: ServerArgs) -> berth_server::ServerConfig {
     let mut config = berth_server::ServerConfig::new(args.data_dir);
     config.api_listen = args.api_listen;
     config.http_listen = args.http_listen;
+    config.ssh_listen = Some(args.ssh_listen);
     config.domain = args.domain.trim_matches('.').to_ascii_lowercase();
     config.namespace = args.namespace;
     config.reconcile_interval = Duration::from_secs(args.reconcile_interval.max(1));

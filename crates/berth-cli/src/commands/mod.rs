@@ -1,16 +1,22 @@
 //! One module per topic; `dispatch` routes a parsed command to it.
 
+mod access;
 mod apps;
+mod audit;
 mod auth;
+mod auth_input;
+mod authorizations;
 mod buildpacks;
 mod builds;
 pub mod checks;
 mod config;
 mod deploy;
 mod git;
+mod keys;
 mod ps;
 mod releases;
 mod rollout;
+mod users;
 
 use crate::{AppArg, CliError, Client, Command};
 
@@ -46,8 +52,30 @@ pub async fn dispatch(client: &Client, command: Command) -> Result<(), CliError>
         Command::Builds { app, json } => builds::list(client, &resolve_app(&app)?, json.json).await,
         Command::BuildsInfo { build, app, json } => builds::info(client, &resolve_app(&app)?, build, json.json).await,
         Command::BuildsCachePurge { app, confirm } => builds::purge(client, &resolve_app(&app)?, confirm).await,
-        Command::Login { token, api_url } => auth::login(client, token, api_url).await,
-        Command::Logout => auth::logout(),
+        Command::Login { token, api_url, email, password_stdin } => {
+            auth::login(client, auth::LoginArgs { token, api_url, email, password_stdin }).await
+        }
+        Command::Logout => auth::logout().await,
+        Command::Users(json) => users::list(client, json.json).await,
+        Command::UsersAdd { email, password_stdin, admin } => users::add(client, &email, password_stdin, admin).await,
+        Command::UsersRemove { email } => users::remove(client, &email).await,
+        Command::Authorizations(json) => authorizations::list(client, json.json).await,
+        Command::AuthorizationsCreate { description, expires_in, json } => {
+            authorizations::create(client, description, expires_in, json.json).await
+        }
+        Command::AuthorizationsRevoke { id } => authorizations::revoke(client, &id).await,
+        Command::Access { app, json } => access::list(client, &resolve_app(&app)?, json.json).await,
+        Command::AccessAdd { email, app, permissions } => {
+            access::add(client, &resolve_app(&app)?, &email, permissions.as_deref()).await
+        }
+        Command::AccessUpdate { email, app, permissions } => {
+            access::update(client, &resolve_app(&app)?, &email, &permissions).await
+        }
+        Command::AccessRemove { email, app } => access::remove(client, &resolve_app(&app)?, &email).await,
+        Command::Keys(json) => keys::list(client, json.json).await,
+        Command::KeysAdd { file } => keys::add(client, file).await,
+        Command::KeysRemove { key } => keys::remove(client, &key).await,
+        Command::Audit { app, num, json } => audit::list(client, app.as_deref(), num, json.json).await,
         Command::Whoami => auth::whoami(client).await,
         Command::GitRemote { app, remote } => git::remote(client, &resolve_app(&app)?, &remote).await,
         Command::Hook { name } => match name.as_str() {

@@ -6,14 +6,20 @@ use berth_core::validate_app_name;
 use serde_json::{json, Value};
 
 use super::body::ApiJson;
+use crate::access::{AppAccess, Manage, View};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
 use crate::reconcile::labels;
 use crate::state::AppState;
 use crate::view;
 
-pub async fn list(State(state): State<AppState>, _caller: CurrentUser) -> ApiResult<Json<Vec<api::App>>> {
-    let apps = state.store.list_apps().await?;
+/// The apps the caller can see: all for admins, else owned and shared ones.
+pub async fn list(State(state): State<AppState>, caller: CurrentUser) -> ApiResult<Json<Vec<api::App>>> {
+    let apps = if caller.user.is_admin {
+        state.store.list_apps().await?
+    } else {
+        state.store.list_apps_for_user(&caller.user.id).await?
+    };
     Ok(Json(apps.iter().map(|a| view::app(a, &state.urls)).collect()))
 }
 
@@ -55,21 +61,12 @@ fn generated_name() -> String {
     format!("{word}-{noun}-{:04}", u16::from_be_bytes([bytes[2], bytes[3]]) % 10000)
 }
 
-pub async fn show(
-    State(state): State<AppState>,
-    _caller: CurrentUser,
-    Path(name): Path<String>,
-) -> ApiResult<Json<api::App>> {
-    let app = state.app(&name).await?;
-    Ok(Json(view::app(&app, &state.urls)))
+pub async fn show(State(state): State<AppState>, access: AppAccess<View>) -> ApiResult<Json<api::App>> {
+    Ok(Json(view::app(&access.app, &state.urls)))
 }
 
-pub async fn destroy(
-    State(state): State<AppState>,
-    caller: CurrentUser,
-    Path(name): Path<String>,
-) -> ApiResult<Json<api::App>> {
-    let app = state.app(&name).await?;
+pub async fn destroy(State(state): State<AppState>, access: AppAccess<Manage>) -> ApiResult<Json<api::App>> {
+    let (app, caller) = (access.app, access.caller);
     state.store.delete_app(&app.id).await?;
     tracing::info!(app = %app.name, user = %caller.user.email, "app destroyed");
     // Desired state is gone; remove what runs now rather than waiting for a pass.
@@ -93,36 +90,14 @@ pub async fn destroy(
 }
 
 /// Add-ons do not exist in Berth (yet): an honest empty list.
-pub async fn addons(
-    State(state): State<AppState>,
-    _caller: CurrentUser,
-    Path(name): Path<String>,
-) -> ApiResult<Json<Value>> {
-    state.app(&name).await?;
+pub async fn addons(access: AppAccess<View>) -> ApiResult<Json<Value>> {
+    let _ = access;
     Ok(Json(json!([])))
 }
 
-pub async fn collaborators(
-    State(state): State<AppState>,
-    _caller: CurrentUser,
-    Path(name): Path<String>,
-) -> ApiResult<Json<Value>> {
-    let app = state.app(&name).await?;
-    Ok(Json(json!([{
-        "app": {"id": app.id, "name": app.name},
-        "role": "owner",
-        "permissions": [],
-        "user": {"id": app.owner_id, "email": app.owner_email, "federated": false},
-    }])))
-}
-
 /// The app's built-in hostname (custom domains come later).
-pub async fn domains(
-    State(state): State<AppState>,
-    _caller: CurrentUser,
-    Path(name): Path<String>,
-) -> ApiResult<Json<Value>> {
-    let app = state.app(&name).await?;
+pub async fn domains(State(state): State<AppState>, access: AppAccess<View>) -> ApiResult<Json<Value>> {
+    let app = access.app;
     let hostname = format!("{}.{}", app.name, state.urls.domain);
     Ok(Json(json!([{
         "id": uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_DNS, hostname.as_bytes()),

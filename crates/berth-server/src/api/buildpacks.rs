@@ -1,14 +1,14 @@
 //! `GET/PUT /apps/{app}/buildpack-installations` (Heroku's shape): the app's
 //! buildpacks, in order. An empty list means "detect among the built-ins".
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use berth_core::buildpack::{parse_buildpack, BuildpackRef};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::body::ApiJson;
-use crate::auth::CurrentUser;
+use crate::access::{AppAccess, Deploy, View};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -16,12 +16,8 @@ fn view(urls: &[String]) -> Vec<Value> {
     urls.iter().enumerate().map(|(i, url)| json!({ "ordinal": i, "buildpack": { "url": url, "name": url } })).collect()
 }
 
-pub async fn list(
-    State(state): State<AppState>,
-    _caller: CurrentUser,
-    Path(name): Path<String>,
-) -> ApiResult<Json<Vec<Value>>> {
-    let app = state.app(&name).await?;
+pub async fn list(State(state): State<AppState>, access: AppAccess<View>) -> ApiResult<Json<Vec<Value>>> {
+    let app = access.app;
     Ok(Json(view(&state.store.app_buildpacks(&app.id).await?)))
 }
 
@@ -39,11 +35,10 @@ struct Installation {
 /// Replaces the app's buildpack list. `file://` (server paths) needs an admin.
 pub async fn replace(
     State(state): State<AppState>,
-    caller: CurrentUser,
-    Path(name): Path<String>,
+    access: AppAccess<Deploy>,
     ApiJson(update): ApiJson<Update>,
 ) -> ApiResult<Json<Vec<Value>>> {
-    let app = state.app(&name).await?;
+    let (app, caller) = (access.app, access.caller);
     if update.updates.len() > 8 {
         return Err(ApiError::invalid("At most 8 buildpacks per app."));
     }

@@ -16,13 +16,18 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::body::ApiJson;
-use crate::auth::CurrentUser;
+use crate::access::{AppAccess, Deploy, View};
 use crate::deploy::{start_build, text_stream, BuildRequest};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
 fn sources_dir(state: &AppState) -> std::path::PathBuf {
     state.config.data_dir.join("sources")
+}
+
+/// Marks a source id as issued, holding the id of the app it is for.
+fn ticket_path(state: &AppState, id: &str) -> std::path::PathBuf {
+    sources_dir(state).join(format!("{id}.app"))
 }
 
 /// Source ids are random capabilities (like presigned URLs): 32 hex chars.
@@ -33,18 +38,23 @@ fn valid_source_id(id: &str) -> bool {
 /// `POST /apps/{app}/sources`: a place to upload a source tarball.
 pub async fn create_source(
     State(state): State<AppState>,
-    _caller: CurrentUser,
-    Path(name): Path<String>,
+    access: AppAccess<Deploy>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    state.app(&name).await?;
     let id = uuid::Uuid::new_v4().simple().to_string();
+    // The ticket binds the upload URL to this app: uploads need one, builds check it.
+    let dir = sources_dir(&state);
+    tokio::fs::create_dir_all(&dir).await.map_err(|e| ApiError::internal(e.to_string()))?;
+    tokio::fs::write(ticket_path(&state, &id), access.app.id.as_bytes())
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
     let url = format!("{}/sources/{id}", state.urls.api_url);
     Ok((StatusCode::CREATED, Json(json!({ "source_blob": { "get_url": url, "put_url": url } }))))
 }
 
 /// `PUT /sources/{id}`: the upload itself (authorised by the unguessable id).
 pub async fn put_source(State(state): State<AppState>, Path(id): Path<String>, body: Bytes) -> ApiResult<StatusCode> {
-    if !valid_source_id(&id) {
+    // Only URLs handed out by `POST /apps/{app}/sources` take uploads.
+    if !valid_source_id(&id) || !tokio::fs::try_exists(ticket_path(&state, &id)).await.unwrap_or(false) {
         return Err(ApiError::not_found("No such source upload URL."));
     }
     let dir = sources_dir(&state);
@@ -71,22 +81,27 @@ struct SourceBlob {
 /// background and its output streams at `output_stream_url`.
 pub async fn create(
     State(state): State<AppState>,
-    caller: CurrentUser,
-    Path(name): Path<String>,
+    access: AppAccess<Deploy>,
     ApiJson(request): ApiJson<CreateBuild>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let app = state.app(&name).await?;
+    let (app, caller) = (access.app, access.caller);
+    let name = app.name.clone();
     let prefix = format!("{}/sources/", state.urls.api_url);
     let id = request.source_blob.url.strip_prefix(&prefix).filter(|id| valid_source_id(id)).ok_or_else(|| {
         ApiError::invalid(format!(
             "source_blob.url must be a URL from POST /apps/{name}/sources (fetching sources from other hosts is not supported)"
         ))
     })?;
+    let ticket = tokio::fs::read(ticket_path(&state, id)).await.unwrap_or_default();
+    if ticket != app.id.as_bytes() {
+        return Err(ApiError::invalid(format!("That source URL was not made for {name}: POST /apps/{name}/sources.")));
+    }
     let path = sources_dir(&state).join(id);
     let blob = tokio::fs::read(&path)
         .await
         .map_err(|_| ApiError::invalid("Nothing was uploaded to that source URL yet (PUT the tarball first)."))?;
     let _ = tokio::fs::remove_file(&path).await;
+    let _ = tokio::fs::remove_file(ticket_path(&state, id)).await;
     let tar = tokio::task::spawn_blocking(move || decompress(blob))
         .await
         .map_err(|e| ApiError::internal(e.to_string()))??;
@@ -116,22 +131,18 @@ fn decompress(blob: Vec<u8>) -> ApiResult<Vec<u8>> {
     Ok(tar)
 }
 
-pub async fn list(
-    State(state): State<AppState>,
-    _caller: CurrentUser,
-    Path(name): Path<String>,
-) -> ApiResult<Json<Vec<Value>>> {
-    let app = state.app(&name).await?;
+pub async fn list(State(state): State<AppState>, access: AppAccess<View>) -> ApiResult<Json<Vec<Value>>> {
+    let app = access.app;
     let builds = state.store.list_builds(&app.id).await?;
     Ok(Json(builds.iter().map(|b| view(&state, b, "")).collect()))
 }
 
 pub async fn show(
     State(state): State<AppState>,
-    _caller: CurrentUser,
-    Path((name, id)): Path<(String, String)>,
+    access: AppAccess<View>,
+    Path((_, id)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    let app = state.app(&name).await?;
+    let app = access.app;
     let build = state.store.build(&app.id, &id).await?;
     let mut value = view(&state, &build, "");
     value["output"] = json!(build.output);
@@ -142,14 +153,14 @@ pub async fn show(
 /// or returns a finished build's saved output.
 pub async fn output(
     State(state): State<AppState>,
-    _caller: CurrentUser,
-    Path((name, id)): Path<(String, String)>,
+    access: AppAccess<View>,
+    Path((_, id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let app = state.app(&name).await?;
-    if let Some(live) = state.builds.live(&id) {
+    // The build must be this app's before its live output is followed.
+    let build = state.store.build(&access.app.id, &id).await?;
+    if let Some(live) = state.builds.live(&build.id) {
         return Ok(text_stream(live.follow()));
     }
-    let build = state.store.build(&app.id, &id).await?;
     Ok(([("content-type", "text/plain; charset=utf-8")], build.output).into_response())
 }
 
@@ -173,10 +184,9 @@ fn view(state: &AppState, build: &BuildRecord, source_url: &str) -> Value {
 /// `DELETE /apps/{app}/build-cache`: the next build starts from scratch.
 pub async fn purge_cache(
     State(state): State<AppState>,
-    _caller: CurrentUser,
-    Path(name): Path<String>,
+    access: AppAccess<Deploy>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let app = state.app(&name).await?;
+    let app = access.app;
     let dir = crate::deploy::cache_dir(&state, &app.name);
     match tokio::fs::remove_dir_all(&dir).await {
         Ok(()) => {}

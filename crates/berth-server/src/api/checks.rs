@@ -1,13 +1,13 @@
 //! `/apps/{app}/checks`: the web health check new instances must pass before
 //! they take traffic (Berth extension; `berth checks`, `checks:set`, `checks:unset`).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use berth_core::health::HealthCheck;
 use serde::Serialize;
 
 use super::body::ApiJson;
-use crate::auth::CurrentUser;
+use crate::access::{AppAccess, Deploy, View};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -19,12 +19,12 @@ pub struct ChecksView {
     pub description: String,
 }
 
-pub async fn show(
-    State(state): State<AppState>,
-    _caller: CurrentUser,
-    Path(name): Path<String>,
-) -> ApiResult<Json<ChecksView>> {
-    let app = state.app(&name).await?;
+pub async fn show(State(state): State<AppState>, access: AppAccess<View>) -> ApiResult<Json<ChecksView>> {
+    current(&state, &access.app).await.map(Json)
+}
+
+/// The check in force for `app` and where it comes from.
+async fn current(state: &AppState, app: &berth_store::AppRecord) -> ApiResult<ChecksView> {
     let (source, check) = match state.store.app_health_check(&app.id).await? {
         Some(check) => ("app", check),
         None => match state.store.current_release(&app.id).await?.health_check {
@@ -35,33 +35,28 @@ pub async fn show(
             ),
         },
     };
-    Ok(Json(ChecksView { source, description: check.describe(), check }))
+    Ok(ChecksView { source, description: check.describe(), check })
 }
 
 /// Body: a [`HealthCheck`] (`{"path": "/health", "attempts": 3, ...}`); no
 /// `path` means TCP. Applies to instances started from now on.
 pub async fn update(
     State(state): State<AppState>,
-    caller: CurrentUser,
-    Path(name): Path<String>,
+    access: AppAccess<Deploy>,
     ApiJson(check): ApiJson<Option<HealthCheck>>,
 ) -> ApiResult<Json<ChecksView>> {
     let check = check.ok_or_else(|| ApiError::invalid("Give the check as JSON, e.g. {\"path\": \"/health\"}."))?;
     check.validate().map_err(|e| ApiError::invalid(e.to_string()))?;
-    let app = state.app(&name).await?;
+    let (app, caller) = (access.app, access.caller);
     state.store.set_app_health_check(&app.id, Some(&check)).await?;
     tracing::info!(app = %app.name, user = %caller.user.email, check = %check.describe(), "health check set");
     Ok(Json(ChecksView { source: "app", description: check.describe(), check }))
 }
 
 /// Back to the app.json check, else TCP.
-pub async fn remove(
-    State(state): State<AppState>,
-    caller: CurrentUser,
-    Path(name): Path<String>,
-) -> ApiResult<Json<ChecksView>> {
-    let app = state.app(&name).await?;
+pub async fn remove(State(state): State<AppState>, access: AppAccess<Deploy>) -> ApiResult<Json<ChecksView>> {
+    let (app, caller) = (access.app, access.caller);
     state.store.set_app_health_check(&app.id, None).await?;
     tracing::info!(app = %app.name, user = %caller.user.email, "health check removed");
-    show(State(state), caller, Path(name)).await
+    current(&state, &app).await.map(Json)
 }

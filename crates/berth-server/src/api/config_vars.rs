@@ -1,13 +1,14 @@
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
+use berth_core::access::Permission;
 use berth_core::api::ConfigVars;
 use berth_core::validate_config_key;
 use serde_json::Value;
 
 use super::body::ApiJson;
-use crate::auth::CurrentUser;
+use crate::access::{AppAccess, Manage, View};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -15,24 +16,26 @@ use crate::state::AppState;
 const MAX_VALUE_BYTES: usize = 32 * 1024;
 const MAX_CONFIG_BYTES: usize = 256 * 1024;
 
-pub async fn show(
-    State(state): State<AppState>,
-    _caller: CurrentUser,
-    Path(name): Path<String>,
-) -> ApiResult<Json<ConfigVars>> {
-    let app = state.app(&name).await?;
-    Ok(Json(state.store.latest_live_release(&app.id).await?.config))
+/// Values are for managers only: viewers get the names with [`REDACTED`] values.
+pub async fn show(State(state): State<AppState>, access: AppAccess<View>) -> ApiResult<Json<ConfigVars>> {
+    let mut config = state.store.latest_live_release(&access.app.id).await?.config;
+    if !access.held.contains(Permission::Manage) {
+        config.values_mut().for_each(|v| *v = REDACTED.to_string());
+    }
+    Ok(Json(config))
 }
+
+/// What viewers without manage see instead of a config value.
+pub const REDACTED: &str = "[redacted: needs the manage permission]";
 
 /// `PATCH /apps/{app}/config-vars`: `{"K": "v"}` sets, `{"K": null}` removes.
 /// A change makes a new release (and restarts the app with it).
 pub async fn update(
     State(state): State<AppState>,
-    caller: CurrentUser,
-    Path(name): Path<String>,
+    access: AppAccess<Manage>,
     ApiJson(patch): ApiJson<BTreeMap<String, Value>>,
 ) -> ApiResult<Json<ConfigVars>> {
-    let app = state.app(&name).await?;
+    let (app, caller) = (access.app, access.caller);
     let mut changes: Vec<(String, Option<String>)> = Vec::with_capacity(patch.len());
     for (key, value) in patch {
         validate_config_key(&key)?;

@@ -4,18 +4,14 @@ use axum::Json;
 use berth_core::api;
 use serde_json::{json, Value};
 
-use crate::auth::CurrentUser;
+use crate::access::{AppAccess, Operate, View};
 use crate::error::{ApiError, ApiResult};
 use crate::reconcile::labels;
 use crate::state::AppState;
 use crate::view;
 
-pub async fn list(
-    State(state): State<AppState>,
-    _caller: CurrentUser,
-    Path(name): Path<String>,
-) -> ApiResult<Json<Vec<api::Dyno>>> {
-    let app = state.app(&name).await?;
+pub async fn list(State(state): State<AppState>, access: AppAccess<View>) -> ApiResult<Json<Vec<api::Dyno>>> {
+    let app = access.app;
     let releases = state.store.list_releases(&app.id).await?;
     let formation = state.store.list_formation(&app.id).await?;
     let instances = state.reconciler.instances(&app).await.map_err(|e| ApiError::internal(e.to_string()))?;
@@ -37,10 +33,10 @@ fn index_of(dyno: &str) -> i64 {
 
 pub async fn show(
     State(state): State<AppState>,
-    caller: CurrentUser,
-    Path((name, dyno)): Path<(String, String)>,
+    access: AppAccess<View>,
+    Path((_, dyno)): Path<(String, String)>,
 ) -> ApiResult<Json<api::Dyno>> {
-    let Json(all) = list(State(state), caller, Path(name)).await?;
+    let Json(all) = list(State(state), access).await?;
     all.into_iter()
         .find(|d| d.name == dyno || d.id == dyno)
         .map(Json)
@@ -50,12 +46,11 @@ pub async fn show(
 /// `ps:restart`: every instance is replaced by a fresh one (new ones first).
 pub async fn restart_all(
     State(state): State<AppState>,
-    caller: CurrentUser,
-    Path(name): Path<String>,
+    access: AppAccess<Operate>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let app = state.app(&name).await?;
+    let app = access.app;
     state.store.bump_restart_generation(&app.id, None).await?;
-    tracing::info!(app = %app.name, user = %caller.user.email, "restart requested");
+    tracing::info!(app = %app.name, user = %access.caller.user.email, "restart requested");
     state.reconciler.trigger();
     Ok((StatusCode::ACCEPTED, Json(json!({}))))
 }
@@ -63,14 +58,14 @@ pub async fn restart_all(
 /// `ps:restart web` (`DELETE /apps/{app}/formations/{type}`).
 pub async fn restart_type(
     State(state): State<AppState>,
-    caller: CurrentUser,
-    Path((name, process_type)): Path<(String, String)>,
+    access: AppAccess<Operate>,
+    Path((_, process_type)): Path<(String, String)>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let app = state.app(&name).await?;
+    let app = &access.app;
     if state.store.bump_restart_generation(&app.id, Some(&process_type)).await? == 0 {
         return Err(ApiError::not_found(format!("Couldn't find that process type ({process_type}).")));
     }
-    tracing::info!(app = %app.name, user = %caller.user.email, process_type, "restart requested");
+    tracing::info!(app = %app.name, user = %access.caller.user.email, process_type, "restart requested");
     state.reconciler.trigger();
     Ok((StatusCode::ACCEPTED, Json(json!({}))))
 }
@@ -78,14 +73,14 @@ pub async fn restart_type(
 /// `ps:restart web.1` restarts one instance; `ps:restart web` (no dot) a whole type.
 pub async fn restart_one(
     State(state): State<AppState>,
-    caller: CurrentUser,
+    access: AppAccess<Operate>,
     Path((name, dyno)): Path<(String, String)>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     if !dyno.contains('.') {
-        return restart_type(State(state), caller, Path((name, dyno))).await;
+        return restart_type(State(state), access, Path((name, dyno))).await;
     }
-    let app = state.app(&name).await?;
-    let instances = state.reconciler.instances(&app).await.map_err(|e| ApiError::internal(e.to_string()))?;
+    let app = &access.app;
+    let instances = state.reconciler.instances(app).await.map_err(|e| ApiError::internal(e.to_string()))?;
     let targets: Vec<&str> = instances
         .iter()
         .map(|s| &s.instance)
@@ -99,6 +94,6 @@ pub async fn restart_one(
     for id in targets {
         state.reconciler.replace_instance(id);
     }
-    tracing::info!(app = %app.name, user = %caller.user.email, dyno, "dyno restart requested");
+    tracing::info!(app = %app.name, user = %access.caller.user.email, dyno, "dyno restart requested");
     Ok((StatusCode::ACCEPTED, Json(json!({}))))
 }

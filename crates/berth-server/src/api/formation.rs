@@ -6,17 +6,14 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::body::ApiJson;
+use crate::access::{AppAccess, Operate, View};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::view;
 
-pub async fn list(
-    State(state): State<AppState>,
-    _caller: CurrentUser,
-    Path(name): Path<String>,
-) -> ApiResult<Json<Vec<api::Formation>>> {
-    let app = state.app(&name).await?;
+pub async fn list(State(state): State<AppState>, access: AppAccess<View>) -> ApiResult<Json<Vec<api::Formation>>> {
+    let app = access.app;
     let current = state.store.current_release(&app.id).await?;
     let formation = state.store.list_formation(&app.id).await?;
     Ok(Json(formation.iter().map(|f| view::formation(f, &app, &current)).collect()))
@@ -24,10 +21,10 @@ pub async fn list(
 
 pub async fn show(
     State(state): State<AppState>,
-    caller: CurrentUser,
-    Path((name, process_type)): Path<(String, String)>,
+    access: AppAccess<View>,
+    Path((_, process_type)): Path<(String, String)>,
 ) -> ApiResult<Json<api::Formation>> {
-    let Json(all) = list(State(state), caller, Path(name)).await?;
+    let Json(all) = list(State(state), access).await?;
     all.into_iter()
         .find(|f| f.process_type == process_type)
         .map(Json)
@@ -53,21 +50,20 @@ pub struct BatchBody {
 
 pub async fn batch_update(
     State(state): State<AppState>,
-    caller: CurrentUser,
-    Path(name): Path<String>,
+    access: AppAccess<Operate>,
     ApiJson(body): ApiJson<BatchBody>,
 ) -> ApiResult<Json<Vec<api::Formation>>> {
-    apply(&state, &caller, &name, body.updates).await.map(Json)
+    apply(&state, &access.caller, access.app, body.updates).await.map(Json)
 }
 
 pub async fn update_one(
     State(state): State<AppState>,
-    caller: CurrentUser,
-    Path((name, process_type)): Path<(String, String)>,
+    access: AppAccess<Operate>,
+    Path((_, process_type)): Path<(String, String)>,
     ApiJson(mut body): ApiJson<UpdateBody>,
 ) -> ApiResult<Json<api::Formation>> {
     body.process_type = Some(process_type);
-    let mut updated = apply(&state, &caller, &name, vec![body]).await?;
+    let mut updated = apply(&state, &access.caller, access.app, vec![body]).await?;
     updated.pop().map(Json).ok_or_else(|| ApiError::internal("formation update returned nothing"))
 }
 
@@ -75,10 +71,9 @@ pub async fn update_one(
 async fn apply(
     state: &AppState,
     caller: &CurrentUser,
-    name: &str,
+    app: berth_store::AppRecord,
     updates: Vec<UpdateBody>,
 ) -> ApiResult<Vec<api::Formation>> {
-    let app = state.app(name).await?;
     if updates.is_empty() {
         return Err(ApiError::invalid("No formation updates given, e.g. `ps:scale web=2`."));
     }

@@ -2,15 +2,20 @@
 
 mod account;
 mod apps;
+mod audit_events;
+mod authorizations;
 mod body;
 mod buildpacks;
 mod builds;
 mod checks;
+mod collaborators;
 mod config_vars;
 mod dynos;
 mod formation;
+mod keys;
 mod range;
 mod releases;
+mod users;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post};
@@ -27,11 +32,28 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/account", get(account::show))
+        .route("/account/keys", get(keys::list).post(keys::create))
+        .route("/account/keys/{key}", get(keys::show).delete(keys::destroy))
         .route("/apps", get(apps::list).post(apps::create))
+        .route("/users", get(users::list).post(users::create))
+        .route("/users/{user}", delete(users::destroy))
         .route("/users/{user}/apps", get(apps::list_for_user))
+        .route("/oauth/authorizations", get(authorizations::list).post(authorizations::create))
+        .route("/oauth/authorizations/{id}", get(authorizations::show).delete(authorizations::revoke))
+        .route("/audit-events", get(audit_events::list_all))
+        .route("/apps/{app}/audit-events", get(audit_events::list_for_app))
         .route("/apps/{app}", get(apps::show).delete(apps::destroy))
         .route("/apps/{app}/addons", get(apps::addons))
-        .route("/apps/{app}/collaborators", get(apps::collaborators))
+        .route("/apps/{app}/collaborators", get(collaborators::list).post(collaborators::create))
+        .route(
+            "/apps/{app}/collaborators/{user}",
+            get(collaborators::show).patch(collaborators::update).delete(collaborators::destroy),
+        )
+        .route("/teams/apps/{app}/collaborators", get(collaborators::list).post(collaborators::create))
+        .route(
+            "/teams/apps/{app}/collaborators/{user}",
+            get(collaborators::show).patch(collaborators::update).delete(collaborators::destroy),
+        )
         .route("/apps/{app}/domains", get(apps::domains))
         .route("/apps/{app}/checks", get(checks::show).put(checks::update).delete(checks::remove))
         .route("/apps/{app}/config-vars", get(config_vars::show).patch(config_vars::update))
@@ -62,6 +84,8 @@ pub fn router(state: AppState) -> Router {
             post(crate::deploy::hook_build).layer(DefaultBodyLimit::max(berth_build::MAX_SOURCE_BYTES)),
         )
         .fallback(not_found)
+        // Outermost, so it sees every request's final status (also rejections).
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::audit::record))
         .with_state(state)
 }
 

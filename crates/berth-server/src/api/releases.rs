@@ -7,18 +7,17 @@ use berth_store::NewRelease;
 
 use super::body::ApiJson;
 use super::range;
-use crate::auth::CurrentUser;
+use crate::access::{AppAccess, Deploy, View};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::view;
 
 pub async fn list(
     State(state): State<AppState>,
-    _caller: CurrentUser,
-    Path(name): Path<String>,
+    access: AppAccess<View>,
     headers: HeaderMap,
 ) -> ApiResult<Json<Vec<api::Release>>> {
-    let app = state.app(&name).await?;
+    let app = access.app;
     let releases = state.store.list_releases(&app.id).await?;
     let current = state.store.current_release(&app.id).await?.version;
     let views: Vec<api::Release> = releases.iter().map(|r| view::release(r, current)).collect();
@@ -28,10 +27,10 @@ pub async fn list(
 
 pub async fn show(
     State(state): State<AppState>,
-    _caller: CurrentUser,
-    Path((name, release)): Path<(String, String)>,
+    access: AppAccess<View>,
+    Path((_, release)): Path<(String, String)>,
 ) -> ApiResult<Json<api::Release>> {
-    let app = state.app(&name).await?;
+    let app = access.app;
     let release = state.store.release(&app.id, &release).await?;
     let current = state.store.current_release(&app.id).await?.version;
     Ok(Json(view::release(&release, current)))
@@ -41,11 +40,10 @@ pub async fn show(
 /// rolls back (`{"release": "v3"}`, Heroku's shape). Either way: a new release.
 pub async fn create(
     State(state): State<AppState>,
-    caller: CurrentUser,
-    Path(name): Path<String>,
+    access: AppAccess<Deploy>,
     ApiJson(request): ApiJson<CreateRelease>,
 ) -> ApiResult<(StatusCode, Json<api::Release>)> {
-    let app = state.app(&name).await?;
+    let (app, caller) = (access.app, access.caller);
     let change = match (request.release, request.image) {
         (Some(target), None) => Change::Rollback(Box::new(state.store.release(&app.id, &target).await?)),
         (None, Some(image)) => {
@@ -53,9 +51,16 @@ pub async fn create(
             if image.is_empty() || image.contains(char::is_whitespace) {
                 return Err(ApiError::invalid("The image reference is empty or contains spaces."));
             }
-            if !state.runtime.image_exists(&image).await? {
+            let Some(image_labels) = state.runtime.image_labels(&image).await? else {
                 return Err(ApiError::invalid(format!(
                     "Image {image} is not on this host. Build or load it first (`docker images` lists what is there)."
+                )));
+            };
+            if !caller.user.is_admin && !built_for(&image_labels, &state.config.namespace, &app.name) {
+                // Berth's build images carry another app's source: only admins may move them.
+                return Err(ApiError::forbidden(format!(
+                    "Image {image} was built for another app; deploy images built for {} or ones from outside Berth.",
+                    app.name
                 )));
             }
             let process_types =
@@ -113,4 +118,36 @@ pub async fn create(
 enum Change {
     Deploy { image: String, process_types: ProcessTypes },
     Rollback(Box<berth_store::ReleaseRecord>),
+}
+
+/// Whether an image may be deployed to `app` by a non-admin: images Berth built
+/// carry their app (and server) in labels; images from elsewhere carry none.
+fn built_for(labels: &std::collections::BTreeMap<String, String>, namespace: &str, app: &str) -> bool {
+    match labels.get(crate::reconcile::labels::IMAGE_APP) {
+        None => true,
+        Some(owner) => {
+            owner == app && labels.get(crate::reconcile::labels::IMAGE_NAMESPACE).map(String::as_str) == Some(namespace)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::built_for;
+
+    #[test]
+    fn images_of_other_apps_are_not_deployable() {
+        let label = |app: &str, ns: &str| {
+            BTreeMap::from([
+                ("io.berth.image.app".to_string(), app.to_string()),
+                ("io.berth.image.namespace".to_string(), ns.to_string()),
+            ])
+        };
+        assert!(built_for(&BTreeMap::new(), "berth", "web1"), "outside images");
+        assert!(built_for(&label("web1", "berth"), "berth", "web1"));
+        assert!(!built_for(&label("other", "berth"), "berth", "web1"));
+        assert!(!built_for(&label("web1", "elsewhere"), "berth", "web1"));
+    }
 }

@@ -45,7 +45,11 @@ pub struct TestServer {
     pub namespace: String,
     pub api_url: String,
     pub router_addr: String,
+    /// `127.0.0.1:PORT` of the git-over-SSH server.
+    pub ssh_addr: String,
     pub token: String,
+    /// With [`TestServer::start_logged`]: where the server's log (stderr) goes.
+    pub log_path: Option<PathBuf>,
     child: Option<Child>,
     /// Extra `berth server` flags (kept across restarts).
     extra_args: Vec<String>,
@@ -58,44 +62,69 @@ impl TestServer {
 
     /// Starts a server with extra `berth server` flags, e.g. `["--drain-timeout", "10"]`.
     pub fn start_with(extra_args: &[&str]) -> Self {
+        Self::start_full(extra_args, false)
+    }
+
+    /// Like `start`, with the server's log (at debug level) written to `DATA/server.log`.
+    pub fn start_logged() -> Self {
+        Self::start_full(&[], true)
+    }
+
+    fn start_full(extra_args: &[&str], logged: bool) -> Self {
         let data_dir = tempfile::tempdir().unwrap();
+        let log_path = logged.then(|| data_dir.path().join("server.log"));
         let namespace = format!("bt{}", &uuid_like()[..10]);
         let mut server = Self {
             data_dir,
             namespace,
             api_url: String::new(),
             router_addr: String::new(),
+            ssh_addr: String::new(),
             token: String::new(),
+            log_path,
             child: None,
             extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
         };
-        server.spawn("127.0.0.1:0", "127.0.0.1:0");
+        server.spawn("127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0");
         server.token = std::fs::read_to_string(server.data_dir.path().join("admin.token")).unwrap().trim().to_string();
         server
     }
 
     /// Starts the server process and waits for its "API:" and "Router:" lines.
-    fn spawn(&mut self, api: &str, http: &str) {
+    fn spawn(&mut self, api: &str, http: &str, ssh: &str) {
         let mut child = Command::new(BERTH)
             .args(["server", "--data-dir"])
             .arg(self.data_dir.path())
-            .args(["--api-listen", api, "--http-listen", http, "--namespace", &self.namespace])
+            .args(["--api-listen", api, "--http-listen", http, "--ssh-listen", ssh, "--namespace", &self.namespace])
             .args(["--reconcile-interval", "1", "--stop-grace", "2"])
             .args(&self.extra_args)
-            .env("BERTH_LOG", std::env::var("BERTH_TEST_LOG").unwrap_or_else(|_| "info".into()))
+            .env(
+                "BERTH_LOG",
+                if self.log_path.is_some() {
+                    "debug".to_string()
+                } else {
+                    std::env::var("BERTH_TEST_LOG").unwrap_or_else(|_| "info".into())
+                },
+            )
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(match &self.log_path {
+                Some(path) => Stdio::from(std::fs::OpenOptions::new().create(true).append(true).open(path).unwrap()),
+                None => Stdio::inherit(),
+            })
             .spawn()
             .expect("start berth server");
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
         let deadline = Instant::now() + Duration::from_secs(30);
-        let (mut api_url, mut router) = (None, None);
-        while api_url.is_none() || router.is_none() {
+        let (mut api_url, mut router, mut ssh_addr) = (None, None, None);
+        while api_url.is_none() || router.is_none() || ssh_addr.is_none() {
             assert!(Instant::now() < deadline, "server did not start in time");
             let Some(Ok(line)) = lines.next() else { panic!("server exited during start-up") };
             if let Some(rest) = line.trim().strip_prefix("API:") {
                 api_url = Some(rest.trim().to_string());
+            }
+            if let Some(rest) = line.trim().strip_prefix("SSH:") {
+                ssh_addr = Some(rest.split_whitespace().next().unwrap().to_string());
             }
             if let Some(rest) = line.trim().strip_prefix("Router:") {
                 let url = rest.split_whitespace().next().unwrap();
@@ -106,6 +135,7 @@ impl TestServer {
         std::thread::spawn(move || for _ in lines {});
         self.api_url = api_url.unwrap();
         self.router_addr = router.unwrap();
+        self.ssh_addr = ssh_addr.unwrap();
         self.child = Some(child);
     }
 
@@ -113,8 +143,8 @@ impl TestServer {
     pub fn restart(&mut self) {
         self.kill();
         let api = self.api_url.trim_start_matches("http://").to_string();
-        let router = self.router_addr.clone();
-        self.spawn(&api, &router);
+        let (router, ssh) = (self.router_addr.clone(), self.ssh_addr.clone());
+        self.spawn(&api, &router, &ssh);
     }
 
     pub fn kill(&mut self) {
