@@ -347,8 +347,17 @@ impl Store {
 
     pub async fn set_app_health_check(&self, app_id: &str, check: Option<&HealthCheck>) -> Result<()> {
         let json = check.map(serde_json::to_string).transpose().map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.set_app_setting(app_id, AppSetting::HealthCheck, json).await
+    }
+
+    /// Writes one JSON-valued setting column of an app.
+    async fn set_app_setting(&self, app_id: &str, setting: AppSetting, json: Option<String>) -> Result<()> {
+        let column = match setting {
+            AppSetting::HealthCheck => "health_check",
+            AppSetting::Buildpacks => "buildpacks",
+        };
         let _guard = self.write_lock.lock().await;
-        sqlx::query("UPDATE apps SET health_check = ?, updated_at = ? WHERE id = ?")
+        sqlx::query(&format!("UPDATE apps SET {column} = ?, updated_at = ? WHERE id = ?"))
             .bind(json)
             .bind(Utc::now())
             .bind(app_id)
@@ -540,15 +549,8 @@ impl Store {
     }
 
     pub async fn set_app_buildpacks(&self, app_id: &str, urls: &[String]) -> Result<()> {
-        let _guard = self.write_lock.lock().await;
         let json = serde_json::to_string(urls).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        sqlx::query("UPDATE apps SET buildpacks = ?, updated_at = ? WHERE id = ?")
-            .bind(json)
-            .bind(Utc::now())
-            .bind(app_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        self.set_app_setting(app_id, AppSetting::Buildpacks, Some(json)).await
     }
 
     // ---- builds -----------------------------------------------------------------
@@ -622,6 +624,13 @@ impl Store {
 pub(crate) const APP_SELECT: &str =
     "SELECT a.id, a.name, a.owner_id, u.email AS owner_email, a.created_at, a.updated_at, a.released_at
      FROM apps a JOIN users u ON u.id = a.owner_id";
+/// App settings stored as JSON columns of `apps` (the column names are fixed here, never input).
+#[derive(Debug, Clone, Copy)]
+enum AppSetting {
+    HealthCheck,
+    Buildpacks,
+}
+
 const RELEASE_SELECT: &str = "SELECT r.id, r.app_id, a.name AS app_name, r.version, r.description, r.status, r.image,
      r.process_types, r.config, r.user_id, COALESCE(u.email, '') AS user_email, r.created_at, r.updated_at,
      r.status_reason, r.deployed_at, r.health_check

@@ -2,56 +2,19 @@
 
 mod support;
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 
-use support::{repo_root, test_image, wait_for, TestServer};
+use support::{test_image, wait_for, TestServer};
 
 /// Installs the CLI into target/heroku-cli once (the npm registry is reachable).
-fn heroku_bin() -> PathBuf {
-    let prefix = repo_root().join("target/heroku-cli");
-    let bin = prefix.join("node_modules/.bin/heroku");
-    if !bin.exists() {
-        std::fs::create_dir_all(&prefix).unwrap();
-        let out = Command::new("npm")
-            .args(["install", "--no-audit", "--no-fund", "--loglevel=error", "--prefix"])
-            .arg(&prefix)
-            .arg("heroku@11")
-            .output()
-            .expect("npm must be installed");
-        assert!(out.status.success(), "npm install heroku failed: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    bin
-}
-
 struct Heroku<'a> {
-    bin: PathBuf,
     server: &'a TestServer,
 }
 
 impl Heroku<'_> {
     fn run(&self, args: &[&str]) -> Output {
-        let home = self.server.data_dir.path().join("heroku-home");
-        std::fs::create_dir_all(&home).unwrap();
-        Command::new(&self.bin)
-            .args(args)
-            .env("HEROKU_HOST", &self.server.api_url)
-            .env("HEROKU_API_KEY", &self.server.token)
-            // The CLI asks "particleboard" about every account; point it at Berth.
-            .env("HEROKU_PARTICLEBOARD_URL", &self.server.api_url)
-            .env("DISABLE_TELEMETRY", "true")
-            .env("HEROKU_SKIP_ANALYTICS", "1")
-            .env("HEROKU_DISABLE_AUTOUPDATE", "1")
-            .env("HEROKU_SKIP_NEW_VERSION_CHECK", "1")
-            .env("HOME", &home)
-            .env("XDG_CONFIG_HOME", home.join(".config"))
-            .env("XDG_CACHE_HOME", home.join(".cache"))
-            .env("XDG_DATA_HOME", home.join(".local/share"))
-            .env("GIT_CONFIG_GLOBAL", home.join(".gitconfig"))
-            .env("NO_COLOR", "1")
-            .output()
-            .expect("run heroku")
+        support::heroku(self.server, &self.server.token, args)
     }
 
     fn ok(&self, args: &[&str]) -> String {
@@ -70,7 +33,7 @@ impl Heroku<'_> {
 #[test]
 fn the_official_heroku_cli_works() {
     let server = TestServer::start();
-    let heroku = Heroku { bin: heroku_bin(), server: &server };
+    let heroku = Heroku { server: &server };
 
     assert!(heroku.ok(&["auth:whoami"]).contains("admin@berth.local"));
     heroku.ok(&["apps:create", "hk-app"]);

@@ -36,6 +36,47 @@ pub fn test_image() -> &'static str {
     })
 }
 
+/// The official Heroku CLI (npm `heroku@11`), installed once into `target/heroku-cli`.
+pub fn heroku_bin() -> PathBuf {
+    let prefix = repo_root().join("target/heroku-cli");
+    let bin = prefix.join("node_modules/.bin/heroku");
+    if !bin.exists() {
+        std::fs::create_dir_all(&prefix).unwrap();
+        let out = Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--loglevel=error", "--prefix"])
+            .arg(&prefix)
+            .arg("heroku@11")
+            .output()
+            .expect("npm must be installed");
+        assert!(out.status.success(), "npm install heroku failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    bin
+}
+
+/// Runs `heroku ARGS` against `server` as the holder of `token` (a HOME of its own per token).
+pub fn heroku(server: &TestServer, token: &str, args: &[&str]) -> Output {
+    let home = server.data_dir.path().join(format!("heroku-home-{}", &token[token.len().saturating_sub(6)..]));
+    std::fs::create_dir_all(&home).unwrap();
+    Command::new(heroku_bin())
+        .args(args)
+        .env("HEROKU_HOST", &server.api_url)
+        .env("HEROKU_API_KEY", token)
+        // The CLI asks "particleboard" about every account; point it at Berth.
+        .env("HEROKU_PARTICLEBOARD_URL", &server.api_url)
+        .env("DISABLE_TELEMETRY", "true")
+        .env("HEROKU_SKIP_ANALYTICS", "1")
+        .env("HEROKU_DISABLE_AUTOUPDATE", "1")
+        .env("HEROKU_SKIP_NEW_VERSION_CHECK", "1")
+        .env("HOME", &home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env("XDG_CACHE_HOME", home.join(".cache"))
+        .env("XDG_DATA_HOME", home.join(".local/share"))
+        .env("GIT_CONFIG_GLOBAL", home.join(".gitconfig"))
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run heroku")
+}
+
 pub fn docker(args: &[&str]) -> Output {
     Command::new("docker").args(args).output().expect("docker CLI")
 }
