@@ -21,7 +21,7 @@ use crate::{Instance, InstanceSpec, InstanceState, JobSpec, Result, Runtime, Run
 
 #[derive(Clone)]
 pub struct DockerRuntime {
-    docker: Docker,
+    pub(crate) docker: Docker,
 }
 
 impl DockerRuntime {
@@ -35,14 +35,14 @@ impl DockerRuntime {
     }
 }
 
-fn status_code(err: &BollardError) -> Option<u16> {
+pub(crate) fn status_code(err: &BollardError) -> Option<u16> {
     match err {
         BollardError::DockerResponseServerError { status_code, .. } => Some(*status_code),
         _ => None,
     }
 }
 
-fn engine(err: BollardError) -> RuntimeError {
+pub(crate) fn engine(err: BollardError) -> RuntimeError {
     match err {
         BollardError::DockerResponseServerError { message, .. } => RuntimeError::Engine(message),
         BollardError::IOError { err } => RuntimeError::Unavailable(err.to_string()),
@@ -295,7 +295,7 @@ impl Runtime for DockerRuntime {
 
 impl DockerRuntime {
     /// Creates (not starts) a container; a missing image is `ImageNotFound`.
-    async fn create(&self, name: &str, image: &str, config: Config<String>) -> Result<String> {
+    pub(crate) async fn create(&self, name: &str, image: &str, config: Config<String>) -> Result<String> {
         let options = CreateContainerOptions { name: name.to_string(), platform: None };
         match self.docker.create_container(Some(options), config).await {
             Ok(created) => Ok(created.id),

@@ -14,6 +14,7 @@ use crate::{Instance, InstanceSpec, InstanceState, JobSpec, Result, Runtime, Run
 #[derive(Default)]
 pub struct FakeRuntime {
     inner: Mutex<FakeState>,
+    pub(crate) ops: crate::fake_ops::FakeOps,
 }
 
 #[derive(Default)]
