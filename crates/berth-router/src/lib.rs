@@ -5,9 +5,12 @@
 //! and the router keeps serving the last table on its own if the control plane
 //! stalls. Upstream connections are pooled (one shared hyper client).
 
+mod metered;
+pub mod metrics;
 mod pages;
 mod proxy;
 mod table;
 
+pub use metrics::{AccessEntry, AccessLog, AppStats, RouterStats};
 pub use proxy::Router;
 pub use table::{Backend, RouteTable};

@@ -3,7 +3,9 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+use crate::metrics::AppStats;
 
 /// One upstream instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,14 +20,21 @@ pub struct Route {
     pub app: String,
     pub backends: Vec<Backend>,
     cursor: AtomicUsize,
+    /// The app's counters, attached by the router when the table is installed.
+    pub(crate) stats: OnceLock<Arc<AppStats>>,
 }
 
 impl Route {
     /// The backends in round-robin order starting at the next one.
     pub fn rotation(&self) -> impl Iterator<Item = &Backend> {
+        self.indexed_rotation().map(|(_, b)| b)
+    }
+
+    /// [`Route::rotation`] with each backend's index in `backends`.
+    pub fn indexed_rotation(&self) -> impl Iterator<Item = (usize, &Backend)> {
         let n = self.backends.len();
         let start = if n == 0 { 0 } else { self.cursor.fetch_add(1, Ordering::Relaxed) % n };
-        (0..n).map(move |i| &self.backends[(start + i) % n])
+        (0..n).map(move |i| ((start + i) % n, &self.backends[(start + i) % n]))
     }
 }
 
@@ -45,7 +54,12 @@ impl RouteTable {
     pub fn insert(&mut self, host: &str, app: &str, backends: Vec<Backend>) {
         self.routes.insert(
             host.to_ascii_lowercase(),
-            Arc::new(Route { app: app.to_string(), backends, cursor: AtomicUsize::new(0) }),
+            Arc::new(Route {
+                app: app.to_string(),
+                backends,
+                cursor: AtomicUsize::new(0),
+                stats: OnceLock::new(),
+            }),
         );
     }
 
@@ -59,6 +73,10 @@ impl RouteTable {
             return self.routes.get(&host.trim_end_matches('.').to_ascii_lowercase());
         }
         None
+    }
+
+    pub(crate) fn routes(&self) -> impl Iterator<Item = &Arc<Route>> {
+        self.routes.values()
     }
 
     pub fn len(&self) -> usize {
