@@ -31,6 +31,8 @@ pub struct ServerConfig {
     pub build_ca_files: Vec<PathBuf>,
     /// The API's URL as clients see it (behind a proxy or on another host).
     pub public_url: Option<String>,
+    /// Log history kept per app (bytes on disk).
+    pub log_retention_bytes: u64,
 }
 
 impl ServerConfig {
@@ -49,6 +51,7 @@ impl ServerConfig {
             max_concurrent_builds: 2,
             build_ca_files: Vec::new(),
             public_url: None,
+            log_retention_bytes: 8 * 1024 * 1024,
         }
     }
 }

@@ -8,6 +8,8 @@ pub mod config;
 pub mod deploy;
 pub mod error;
 pub mod git;
+pub mod logs;
+pub mod oneoff;
 pub mod reconcile;
 pub mod release_phase;
 pub mod state;
@@ -89,8 +91,11 @@ pub async fn run(config: ServerConfig) -> Result<(), ServerError> {
         http_port: http_addr.port(),
     };
 
+    let logs = logs::LogHub::open(data_dir.join("logs"), config.log_retention_bytes).map_err(dir_error)?;
     let config = Arc::new(config);
     let router = Router::new();
+    router.set_access_log(Arc::clone(&logs) as Arc<dyn berth_router::AccessLog>);
+    logs::collector::Collector::start(Arc::clone(&logs), Arc::clone(&runtime), config.namespace.clone());
     let reconciler = Reconciler::new(store.clone(), Arc::clone(&runtime), Arc::clone(&router), Arc::clone(&config));
     tokio::spawn(Arc::clone(&reconciler).run());
     tokio::spawn(Arc::clone(&router).serve(http_listener));
@@ -121,6 +126,8 @@ pub async fn run(config: ServerConfig) -> Result<(), ServerError> {
         urls: Arc::new(urls),
         hook_secret: auth::generate_token(),
         builds,
+        logs,
+        log_sessions: Arc::new(logs::sessions::Sessions::default()),
     };
     axum::serve(api_listener, api::router(state)).with_graceful_shutdown(shutdown_signal()).await?;
     tracing::info!("server stopped; app containers keep running");

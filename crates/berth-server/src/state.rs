@@ -8,6 +8,8 @@ use berth_store::{AppRecord, Store};
 use crate::config::ServerConfig;
 use crate::deploy::Builds;
 use crate::error::ApiResult;
+use crate::logs::sessions::Sessions;
+use crate::logs::LogHub;
 use crate::reconcile::Reconciler;
 use crate::view::Urls;
 
@@ -21,6 +23,9 @@ pub struct AppState {
     /// Authenticates the git pre-receive hook to the build endpoint (per start).
     pub hook_secret: String,
     pub builds: Arc<Builds>,
+    /// App log streams (see `logs/`).
+    pub logs: Arc<LogHub>,
+    pub log_sessions: Arc<Sessions>,
 }
 
 impl AppState {

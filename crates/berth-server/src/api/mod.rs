@@ -8,6 +8,7 @@ mod builds;
 mod config_vars;
 mod dynos;
 mod formation;
+mod logs;
 mod range;
 mod releases;
 
@@ -46,6 +47,8 @@ pub fn router(state: AppState) -> Router {
         .route("/apps/{app}/builds/{build}/output", get(builds::output))
         .route("/apps/{app}/build-cache", delete(builds::purge_cache))
         .route("/apps/{app}/dynos/{dyno}", get(dynos::show).delete(dynos::restart_one))
+        .route("/apps/{app}/log-sessions", post(logs::create_session))
+        .route("/log-sessions/{secret}", get(logs::stream))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         // git smart HTTP and the hook's build upload carry whole source trees.
         .route("/{repo}/info/refs", get(crate::git::handle))

@@ -1,0 +1,144 @@
+//! Follows every app container's engine log into the [`LogHub`].
+//!
+//! Containers are discovered by label each second: the reconciler's instances
+//! (`io.berth.namespace`) and detached one-offs. Each running container gets a
+//! follower; a stopped one is read once. The timestamp of the last line taken
+//! from each container is saved in `cursors.json`, so after a server restart
+//! reading resumes where it stopped: lines written while the server was down are
+//! collected, none twice.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use berth_runtime::{Instance, InstanceState, Runtime};
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
+
+use super::LogHub;
+use crate::oneoff;
+use crate::reconcile::labels;
+
+pub struct Collector {
+    hub: Arc<LogHub>,
+    runtime: Arc<dyn Runtime>,
+    namespace: String,
+    cursors_path: PathBuf,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    /// container id → timestamp of the last line taken.
+    cursors: HashMap<String, DateTime<Utc>>,
+    dirty: bool,
+    following: HashSet<String>,
+    /// Stopped containers already read to their end by this process.
+    drained: HashSet<String>,
+}
+
+impl Collector {
+    pub fn start(hub: Arc<LogHub>, runtime: Arc<dyn Runtime>, namespace: String) -> Arc<Self> {
+        let cursors_path = hub.dir().join("cursors.json");
+        let cursors = std::fs::read_to_string(&cursors_path)
+            .ok()
+            .and_then(|t| serde_json::from_str::<HashMap<String, DateTime<Utc>>>(&t).ok())
+            .unwrap_or_default();
+        let collector = Arc::new(Self {
+            hub,
+            runtime,
+            namespace,
+            cursors_path,
+            state: Mutex::new(State { cursors, ..Default::default() }),
+        });
+        let c = Arc::clone(&collector);
+        tokio::spawn(async move {
+            loop {
+                c.pass().await;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
+        collector
+    }
+
+    async fn instances(&self) -> Result<Vec<Instance>, berth_runtime::RuntimeError> {
+        let mut all = self.runtime.list(&[(labels::NAMESPACE, self.namespace.as_str())]).await?;
+        all.extend(
+            self.runtime
+                .list(&[(oneoff::NAMESPACE, self.namespace.as_str()), (oneoff::MODE, oneoff::DETACHED)])
+                .await?,
+        );
+        Ok(all)
+    }
+
+    async fn pass(self: &Arc<Self>) {
+        let instances = match self.instances().await {
+            Ok(i) => i,
+            Err(e) => {
+                tracing::debug!(error = %e, "log collector cannot list containers");
+                return;
+            }
+        };
+        let mut start = Vec::new();
+        {
+            let mut state = self.state.lock().unwrap();
+            let ids: HashSet<&str> = instances.iter().map(|i| i.id.as_str()).collect();
+            let before = state.cursors.len();
+            state.cursors.retain(|id, _| ids.contains(id.as_str()));
+            state.dirty |= state.cursors.len() != before;
+            state.drained.retain(|id| ids.contains(id.as_str()));
+            for i in &instances {
+                let running = i.state == InstanceState::Running;
+                if state.following.contains(&i.id) || (!running && state.drained.contains(&i.id)) {
+                    continue;
+                }
+                let (Some(app), Some(dyno)) = (i.label(labels::APP), i.label(labels::DYNO)) else { continue };
+                state.following.insert(i.id.clone());
+                start.push((i.id.clone(), app.to_string(), dyno.to_string(), running));
+            }
+            if std::mem::take(&mut state.dirty) {
+                self.save(&state.cursors);
+            }
+        }
+        for (id, app, dyno, follow) in start {
+            let c = Arc::clone(self);
+            tokio::spawn(async move { c.follow(id, app, dyno, follow).await });
+        }
+    }
+
+    async fn follow(&self, id: String, app: String, dyno: String, follow: bool) {
+        let since = self.state.lock().unwrap().cursors.get(&id).copied();
+        let mut lines = self.runtime.logs(&id, since, follow);
+        let mut last = since;
+        while let Some(item) = lines.next().await {
+            let line = match item {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::debug!(container = %id, error = %e, "log stream ended");
+                    break;
+                }
+            };
+            // The engine resumes on a whole second: skip what was already taken.
+            if last.is_some_and(|t| line.timestamp <= t) {
+                continue;
+            }
+            last = Some(line.timestamp);
+            self.hub.app_line(&app, &dyno, line.timestamp, line.line);
+            let mut state = self.state.lock().unwrap();
+            state.cursors.insert(id.clone(), line.timestamp);
+            state.dirty = true;
+        }
+        let mut state = self.state.lock().unwrap();
+        state.following.remove(&id);
+        state.drained.insert(id);
+    }
+
+    fn save(&self, cursors: &HashMap<String, DateTime<Utc>>) {
+        let tmp = self.cursors_path.with_extension("json.tmp");
+        let text = serde_json::to_string(cursors).unwrap_or_default();
+        if let Err(e) = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, &self.cursors_path)) {
+            tracing::warn!(error = %e, "could not save log cursors");
+        }
+    }
+}
