@@ -120,14 +120,14 @@ impl Client {
             request = request.bearer_auth(token);
         }
         let mut response =
-            request.send().await.map_err(|e| CliError::new(format!("cannot follow the build: {}", root_cause(&e))))?;
+            request.send().await.map_err(|e| CliError::new(format!("cannot follow the stream: {}", root_cause(&e))))?;
         if !response.status().is_success() {
             let status = response.status();
             let bytes = response.bytes().await.unwrap_or_default();
             return Err(api_error(status, &bytes, true));
         }
         while let Some(chunk) =
-            response.chunk().await.map_err(|e| CliError::new(format!("the build output stream broke: {e}")))?
+            response.chunk().await.map_err(|e| CliError::new(format!("the stream broke: {e}")))?
         {
             sink(&String::from_utf8_lossy(&chunk));
         }

@@ -229,6 +229,23 @@ pub enum Command {
         #[arg(long)]
         confirm: Option<String>,
     },
+    /// Show the app's log: its output, router and platform lines
+    Logs {
+        #[command(flatten)]
+        app: AppArg,
+        /// Number of recent lines to show
+        #[arg(short = 'n', long, default_value_t = 100)]
+        num: usize,
+        /// Keep following new lines
+        #[arg(short, long)]
+        tail: bool,
+        /// Only lines from this source: app, router or berth
+        #[arg(short, long)]
+        source: Option<String>,
+        /// Only lines from this process (web.1) or process type (web)
+        #[arg(short, long = "ps", visible_alias = "dyno")]
+        ps: Option<String>,
+    },
     /// Store an API URL and token for later commands
     Login {
         /// API token (default: read from stdin)

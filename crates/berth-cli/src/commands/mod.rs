@@ -7,6 +7,7 @@ mod builds;
 mod config;
 mod deploy;
 mod git;
+mod logs;
 mod ps;
 mod releases;
 
@@ -41,6 +42,9 @@ pub async fn dispatch(client: &Client, command: Command) -> Result<(), CliError>
         Command::Builds { app, json } => builds::list(client, &resolve_app(&app)?, json.json).await,
         Command::BuildsInfo { build, app, json } => builds::info(client, &resolve_app(&app)?, build, json.json).await,
         Command::BuildsCachePurge { app, confirm } => builds::purge(client, &resolve_app(&app)?, confirm).await,
+        Command::Logs { app, num, tail, source, ps } => {
+            logs::show(client, &resolve_app(&app)?, num, tail, source, ps).await
+        }
         Command::Login { token, api_url } => auth::login(client, token, api_url).await,
         Command::Logout => auth::logout(),
         Command::Whoami => auth::whoami(client).await,

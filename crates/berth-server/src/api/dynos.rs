@@ -56,6 +56,7 @@ pub async fn restart_all(
     let app = state.app(&name).await?;
     state.store.bump_restart_generation(&app.id, None).await?;
     tracing::info!(app = %app.name, user = %caller.user.email, "restart requested");
+    state.logs.platform(&app.name, "api", format!("Restart by user {}", caller.user.email));
     state.reconciler.trigger();
     Ok((StatusCode::ACCEPTED, Json(json!({}))))
 }
@@ -71,6 +72,7 @@ pub async fn restart_type(
         return Err(ApiError::not_found(format!("Couldn't find that process type ({process_type}).")));
     }
     tracing::info!(app = %app.name, user = %caller.user.email, process_type, "restart requested");
+    state.logs.platform(&app.name, "api", format!("Restart {process_type} by user {}", caller.user.email));
     state.reconciler.trigger();
     Ok((StatusCode::ACCEPTED, Json(json!({}))))
 }
@@ -98,5 +100,6 @@ pub async fn restart_one(
         state.reconciler.remove_instance(id).await.map_err(|e| ApiError::internal(e.to_string()))?;
     }
     tracing::info!(app = %app.name, user = %caller.user.email, dyno, "dyno restart requested");
+    state.logs.platform(&app.name, "api", format!("Restart {dyno} by user {}", caller.user.email));
     Ok((StatusCode::ACCEPTED, Json(json!({}))))
 }

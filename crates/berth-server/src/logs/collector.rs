@@ -5,10 +5,11 @@
 //! follower; a stopped one is read once. The timestamp of the last line taken
 //! from each container is saved in `cursors.json`, so after a server restart
 //! reading resumes where it stopped: lines written while the server was down are
-//! collected, none twice.
+//! collected. The cursors are written by the history writer right after the
+//! lines they cover (`LogHub::container_line`), so a crash repeats at most the
+//! last batch and loses nothing.
 
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -24,7 +25,6 @@ pub struct Collector {
     hub: Arc<LogHub>,
     runtime: Arc<dyn Runtime>,
     namespace: String,
-    cursors_path: PathBuf,
     state: Mutex<State>,
 }
 
@@ -32,7 +32,6 @@ pub struct Collector {
 struct State {
     /// container id → timestamp of the last line taken.
     cursors: HashMap<String, DateTime<Utc>>,
-    dirty: bool,
     following: HashSet<String>,
     /// Stopped containers already read to their end by this process.
     drained: HashSet<String>,
@@ -40,18 +39,9 @@ struct State {
 
 impl Collector {
     pub fn start(hub: Arc<LogHub>, runtime: Arc<dyn Runtime>, namespace: String) -> Arc<Self> {
-        let cursors_path = hub.dir().join("cursors.json");
-        let cursors = std::fs::read_to_string(&cursors_path)
-            .ok()
-            .and_then(|t| serde_json::from_str::<HashMap<String, DateTime<Utc>>>(&t).ok())
-            .unwrap_or_default();
-        let collector = Arc::new(Self {
-            hub,
-            runtime,
-            namespace,
-            cursors_path,
-            state: Mutex::new(State { cursors, ..Default::default() }),
-        });
+        let cursors = super::load_cursors(hub.dir());
+        let collector =
+            Arc::new(Self { hub, runtime, namespace, state: Mutex::new(State { cursors, ..Default::default() }) });
         let c = Arc::clone(&collector);
         tokio::spawn(async move {
             loop {
@@ -84,9 +74,8 @@ impl Collector {
         {
             let mut state = self.state.lock().unwrap();
             let ids: HashSet<&str> = instances.iter().map(|i| i.id.as_str()).collect();
-            let before = state.cursors.len();
             state.cursors.retain(|id, _| ids.contains(id.as_str()));
-            state.dirty |= state.cursors.len() != before;
+            self.hub.retain_cursors(ids.iter().map(|s| s.to_string()).collect());
             state.drained.retain(|id| ids.contains(id.as_str()));
             for i in &instances {
                 let running = i.state == InstanceState::Running;
@@ -96,9 +85,6 @@ impl Collector {
                 let (Some(app), Some(dyno)) = (i.label(labels::APP), i.label(labels::DYNO)) else { continue };
                 state.following.insert(i.id.clone());
                 start.push((i.id.clone(), app.to_string(), dyno.to_string(), running));
-            }
-            if std::mem::take(&mut state.dirty) {
-                self.save(&state.cursors);
             }
         }
         for (id, app, dyno, follow) in start {
@@ -124,21 +110,11 @@ impl Collector {
                 continue;
             }
             last = Some(line.timestamp);
-            self.hub.app_line(&app, &dyno, line.timestamp, line.line);
-            let mut state = self.state.lock().unwrap();
-            state.cursors.insert(id.clone(), line.timestamp);
-            state.dirty = true;
+            self.state.lock().unwrap().cursors.insert(id.clone(), line.timestamp);
+            self.hub.container_line(&app, &dyno, &id, line);
         }
         let mut state = self.state.lock().unwrap();
         state.following.remove(&id);
         state.drained.insert(id);
-    }
-
-    fn save(&self, cursors: &HashMap<String, DateTime<Utc>>) {
-        let tmp = self.cursors_path.with_extension("json.tmp");
-        let text = serde_json::to_string(cursors).unwrap_or_default();
-        if let Err(e) = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, &self.cursors_path)) {
-            tracing::warn!(error = %e, "could not save log cursors");
-        }
     }
 }

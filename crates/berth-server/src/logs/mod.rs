@@ -13,8 +13,8 @@ pub mod line;
 pub mod sessions;
 pub mod store;
 
-use std::collections::HashMap;
-use std::path::PathBuf;
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
@@ -31,9 +31,23 @@ pub const LIVE_BUFFER: usize = 1024;
 const WRITE_QUEUE: usize = 16 * 1024;
 
 enum WriteOp {
-    Append { app: String, text: String },
+    /// `cursor`: the container the line came from and its engine timestamp, saved
+    /// with the line so a restart resumes exactly after it.
+    Append { app: String, text: String, cursor: Option<(String, DateTime<Utc>)> },
     Remove { app: String },
+    /// Forget the cursors of containers that no longer exist.
+    RetainCursors(HashSet<String>),
 }
+
+/// The collector's resume points, owned by the writer thread (`cursors.json`).
+pub(crate) fn load_cursors(dir: &Path) -> HashMap<String, DateTime<Utc>> {
+    std::fs::read_to_string(dir.join(CURSORS_FILE))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default()
+}
+
+const CURSORS_FILE: &str = "cursors.json";
 
 pub struct LogHub {
     dir: PathBuf,
@@ -48,7 +62,8 @@ impl LogHub {
         std::fs::create_dir_all(&dir)?;
         let (tx, rx) = sync_channel(WRITE_QUEUE);
         let store = LogStore::new(dir.clone(), retention_bytes);
-        std::thread::Builder::new().name("berth-log-writer".into()).spawn(move || write_loop(store, rx))?;
+        let cursors = Cursors { path: dir.join(CURSORS_FILE), map: load_cursors(&dir), dirty: false };
+        std::thread::Builder::new().name("berth-log-writer".into()).spawn(move || write_loop(store, cursors, rx))?;
         Ok(Arc::new(Self { dir, writer: tx, live: Mutex::new(HashMap::new()), dropped: AtomicU64::new(0) }))
     }
 
@@ -64,13 +79,36 @@ impl LogHub {
         self.push(app, Line::new(Source::Berth, process, message));
     }
 
+    /// Heroku's pair of lines for a new release: `Set A config vars by user x`,
+    /// `Release v3 created by user x`.
+    pub fn release_created(&self, app: &str, description: &str, version: i64, user: &str) {
+        self.platform(app, "api", format!("{description} by user {user}"));
+        self.platform(app, "api", format!("Release v{version} created by user {user}"));
+    }
+
     /// A line the app itself wrote (`app[web.1]: …`), stamped when the engine got it.
     pub fn app_line(&self, app: &str, process: &str, timestamp: DateTime<Utc>, message: impl Into<String>) {
         let line = Line { timestamp, source: Source::App, process: process.to_string(), message: message.into() };
         self.push(app, line);
     }
 
+    /// A line read from a container's engine log; its timestamp becomes the
+    /// container's resume point once the line is on disk.
+    pub(crate) fn container_line(&self, app: &str, process: &str, container: &str, line: berth_runtime::LogLine) {
+        let cursor = Some((container.to_string(), line.timestamp));
+        let line = Line { timestamp: line.timestamp, source: Source::App, process: process.to_string(), message: line.line };
+        self.push_with(app, line, cursor);
+    }
+
+    pub(crate) fn retain_cursors(&self, containers: HashSet<String>) {
+        let _ = self.writer.try_send(WriteOp::RetainCursors(containers));
+    }
+
     pub fn push(&self, app: &str, line: Line) {
+        self.push_with(app, line, None)
+    }
+
+    fn push_with(&self, app: &str, line: Line, cursor: Option<(String, DateTime<Utc>)>) {
         let text = format!("{line}\n");
         {
             let live = self.live.lock().unwrap();
@@ -78,7 +116,7 @@ impl LogHub {
                 let _ = tx.send(Arc::new(line));
             }
         }
-        match self.writer.try_send(WriteOp::Append { app: app.to_string(), text }) {
+        match self.writer.try_send(WriteOp::Append { app: app.to_string(), text, cursor }) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
                 self.dropped.fetch_add(1, Ordering::Relaxed);
@@ -116,14 +154,44 @@ impl LogHub {
     }
 }
 
-fn write_loop(mut store: LogStore, rx: Receiver<WriteOp>) {
+struct Cursors {
+    path: PathBuf,
+    map: HashMap<String, DateTime<Utc>>,
+    dirty: bool,
+}
+
+impl Cursors {
+    fn save(&mut self) {
+        if !std::mem::take(&mut self.dirty) {
+            return;
+        }
+        let tmp = self.path.with_extension("json.tmp");
+        let text = serde_json::to_string(&self.map).unwrap_or_default();
+        if let Err(e) = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, &self.path)) {
+            tracing::warn!(error = %e, "could not save log cursors");
+        }
+    }
+}
+
+fn write_loop(mut store: LogStore, mut cursors: Cursors, rx: Receiver<WriteOp>) {
     while let Ok(first) = rx.recv() {
         // Batch whatever else is queued so a busy app costs one write per batch.
         let mut batch: HashMap<String, String> = HashMap::new();
         let mut op = Some(first);
         while let Some(o) = op.take() {
             match o {
-                WriteOp::Append { app, text } => batch.entry(app).or_default().push_str(&text),
+                WriteOp::Append { app, text, cursor } => {
+                    batch.entry(app).or_default().push_str(&text);
+                    if let Some((id, ts)) = cursor {
+                        cursors.map.insert(id, ts);
+                        cursors.dirty = true;
+                    }
+                }
+                WriteOp::RetainCursors(ids) => {
+                    let before = cursors.map.len();
+                    cursors.map.retain(|id, _| ids.contains(id));
+                    cursors.dirty |= cursors.map.len() != before;
+                }
                 WriteOp::Remove { app } => {
                     batch.remove(&app);
                     flush(&mut store, &mut batch);
@@ -137,6 +205,8 @@ fn write_loop(mut store: LogStore, rx: Receiver<WriteOp>) {
             }
         }
         flush(&mut store, &mut batch);
+        // After the lines: a crash in between re-reads them rather than losing them.
+        cursors.save();
     }
 }
 
