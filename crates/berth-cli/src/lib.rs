@@ -53,6 +53,20 @@ pub struct JsonArg {
     pub json: bool,
 }
 
+/// Options of `run` and `run:detached`.
+#[derive(Debug, Clone, Args)]
+pub struct RunOpts {
+    /// Dyno size (memory limit), e.g. standard-2X
+    #[arg(short, long)]
+    pub size: Option<String>,
+    /// Extra environment, KEY=VALUE (repeatable)
+    #[arg(short, long = "env")]
+    pub env: Vec<String>,
+    /// Stop the process after this many seconds (default 3600)
+    #[arg(long)]
+    pub max_runtime: Option<u64>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// List apps
@@ -228,6 +242,36 @@ pub enum Command {
         /// Repeat the app name to confirm
         #[arg(long)]
         confirm: Option<String>,
+    },
+    /// Run a one-off command attached (a real TTY when the terminal is one); exits with its code
+    Run {
+        #[command(flatten)]
+        app: AppArg,
+        #[command(flatten)]
+        opts: RunOpts,
+        /// Never allocate a TTY (pipes and scripts never get one anyway)
+        #[arg(long)]
+        no_tty: bool,
+        /// The command and its arguments (after `--`)
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+        command: Vec<String>,
+    },
+    /// Run a one-off command in the background; its output goes to the app's log
+    #[command(name = "run:detached")]
+    RunDetached {
+        #[command(flatten)]
+        app: AppArg,
+        #[command(flatten)]
+        opts: RunOpts,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+        command: Vec<String>,
+    },
+    /// Stop a dyno: a one-off (run.1234) is removed, others are replaced
+    #[command(name = "ps:stop")]
+    PsStop {
+        dyno: String,
+        #[command(flatten)]
+        app: AppArg,
     },
     /// Show the app's log: its output, router and platform lines
     Logs {

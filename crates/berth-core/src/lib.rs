@@ -4,6 +4,7 @@
 //! the rules for names and the wire format live in exactly one place.
 
 pub mod api;
+pub mod attach;
 pub mod buildpack;
 pub mod names;
 pub mod procfile;

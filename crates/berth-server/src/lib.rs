@@ -128,7 +128,9 @@ pub async fn run(config: ServerConfig) -> Result<(), ServerError> {
         builds,
         logs,
         log_sessions: Arc::new(logs::sessions::Sessions::default()),
+        oneoffs: Arc::new(oneoff::OneOffs::default()),
     };
+    oneoff::spawn_janitor(state.clone());
     axum::serve(api_listener, api::router(state)).with_graceful_shutdown(shutdown_signal()).await?;
     tracing::info!("server stopped; app containers keep running");
     Ok(())

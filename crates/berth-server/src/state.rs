@@ -26,6 +26,8 @@ pub struct AppState {
     /// App log streams (see `logs/`).
     pub logs: Arc<LogHub>,
     pub log_sessions: Arc<Sessions>,
+    /// Attached one-off sessions (`berth run`).
+    pub oneoffs: Arc<crate::oneoff::OneOffs>,
 }
 
 impl AppState {

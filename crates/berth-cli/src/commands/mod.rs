@@ -10,6 +10,7 @@ mod git;
 mod logs;
 mod ps;
 mod releases;
+mod run;
 
 use crate::{AppArg, CliError, Client, Command};
 
@@ -42,6 +43,23 @@ pub async fn dispatch(client: &Client, command: Command) -> Result<(), CliError>
         Command::Builds { app, json } => builds::list(client, &resolve_app(&app)?, json.json).await,
         Command::BuildsInfo { build, app, json } => builds::info(client, &resolve_app(&app)?, build, json.json).await,
         Command::BuildsCachePurge { app, confirm } => builds::purge(client, &resolve_app(&app)?, confirm).await,
+        Command::Run { app, opts, no_tty, command } => {
+            let args = run::RunArgs {
+                command,
+                size: opts.size,
+                no_tty,
+                env: opts.env,
+                max_runtime: opts.max_runtime,
+            };
+            let code = run::attached(client, &resolve_app(&app)?, &args).await?;
+            std::process::exit(code.clamp(0, 255));
+        }
+        Command::RunDetached { app, opts, command } => {
+            let args =
+                run::RunArgs { command, size: opts.size, no_tty: true, env: opts.env, max_runtime: opts.max_runtime };
+            run::detached(client, &resolve_app(&app)?, &args).await
+        }
+        Command::PsStop { dyno, app } => run::stop(client, &resolve_app(&app)?, &dyno).await,
         Command::Logs { app, num, tail, source, ps } => {
             logs::show(client, &resolve_app(&app)?, num, tail, source, ps).await
         }

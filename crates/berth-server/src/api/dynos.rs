@@ -19,8 +19,14 @@ pub async fn list(
     let releases = state.store.list_releases(&app.id).await?;
     let formation = state.store.list_formation(&app.id).await?;
     let instances = state.reconciler.instances(&app).await.map_err(|e| ApiError::internal(e.to_string()))?;
-    let mut dynos: Vec<api::Dyno> =
-        instances.iter().map(|(i, ready)| view::dyno(i, *ready, &app, &releases, &formation)).collect();
+    let mut dynos: Vec<api::Dyno> = instances
+        .iter()
+        .map(|(i, ready)| {
+            let mut dyno = view::dyno(i, *ready, &app, &releases, &formation);
+            crate::oneoff::decorate(&mut dyno, i);
+            dyno
+        })
+        .collect();
     dynos.sort_by(|a, b| {
         (&a.process_type, index_of(&a.name), -a.release.version).cmp(&(
             &b.process_type,

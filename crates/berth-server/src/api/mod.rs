@@ -11,6 +11,7 @@ mod formation;
 mod logs;
 mod range;
 mod releases;
+mod run;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post};
@@ -39,7 +40,8 @@ pub fn router(state: AppState) -> Router {
         .route("/apps/{app}/formation", get(formation::list).patch(formation::batch_update))
         .route("/apps/{app}/formation/{process_type}", get(formation::show).patch(formation::update_one))
         .route("/apps/{app}/formations/{process_type}", delete(dynos::restart_type))
-        .route("/apps/{app}/dynos", get(dynos::list).delete(dynos::restart_all))
+        .route("/apps/{app}/dynos", get(dynos::list).delete(dynos::restart_all).post(run::create))
+        .route("/apps/{app}/dynos/{dyno}/actions/stop", post(run::stop))
         .route("/apps/{app}/sources", post(builds::create_source))
         .route("/apps/{app}/buildpack-installations", get(buildpacks::list).put(buildpacks::replace))
         .route("/apps/{app}/builds", get(builds::list).post(builds::create))

@@ -1,5 +1,4 @@
-//! One-off containers (`berth run`): labels that keep them apart from the
-//! reconciler's instances.
+//! Labels of one-off containers: they keep them apart from the reconciler's instances.
 
 /// Set (to the server's namespace) on one-off containers *instead of*
 /// `io.berth.namespace`, so the reconciler, which lists by that label, never
@@ -12,3 +11,7 @@ pub const ATTACHED: &str = "attached";
 pub const DETACHED: &str = "detached";
 /// Unix time after which the one-off is killed (its max runtime).
 pub const DEADLINE: &str = "io.berth.one-off.deadline";
+/// The command line, for `berth ps`.
+pub const COMMAND: &str = "io.berth.one-off.command";
+/// The dyno size, for `berth ps`.
+pub const SIZE: &str = "io.berth.one-off.size";
