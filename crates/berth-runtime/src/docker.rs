@@ -58,6 +58,10 @@ fn label_filters(labels: &[(&str, &str)]) -> HashMap<String, Vec<String>> {
 #[async_trait]
 impl Runtime for DockerRuntime {
     async fn ensure_network(&self, name: &str, labels: &BTreeMap<String, String>) -> Result<()> {
+        // The engine may create two networks of one name when two creates race
+        // (the reconciler and a one-off): check-then-create one at a time.
+        static CREATING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+        let _one_at_a_time = CREATING.lock().await;
         match self.docker.inspect_network::<String>(name, None).await {
             Ok(_) => return Ok(()),
             Err(e) if status_code(&e) == Some(404) => {}

@@ -72,7 +72,7 @@ pub async fn destroy(
     let app = state.app(&name).await?;
     state.store.delete_app(&app.id).await?;
     tracing::info!(app = %app.name, user = %caller.user.email, "app destroyed");
-    state.logs.remove_app(&app.name);
+    state.logs.remove_app(&app.name, &app.id);
     // Desired state is gone; remove what runs now rather than waiting for a pass.
     if let Err(e) = state.reconciler.teardown_app(&app).await {
         tracing::warn!(app = %app.name, error = %e, "teardown incomplete; the reconciler will finish it");

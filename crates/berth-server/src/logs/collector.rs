@@ -28,6 +28,13 @@ pub struct Collector {
     state: Mutex<State>,
 }
 
+/// Whose log a container's lines go to.
+struct Source {
+    app: String,
+    app_id: String,
+    dyno: String,
+}
+
 #[derive(Default)]
 struct State {
     /// container id → timestamp of the last line taken.
@@ -82,18 +89,23 @@ impl Collector {
                 if state.following.contains(&i.id) || (!running && state.drained.contains(&i.id)) {
                     continue;
                 }
-                let (Some(app), Some(dyno)) = (i.label(labels::APP), i.label(labels::DYNO)) else { continue };
+                let (Some(app), Some(app_id), Some(dyno)) =
+                    (i.label(labels::APP), i.label(labels::APP_ID), i.label(labels::DYNO))
+                else {
+                    continue;
+                };
                 state.following.insert(i.id.clone());
-                start.push((i.id.clone(), app.to_string(), dyno.to_string(), running));
+                let source = Source { app: app.to_string(), app_id: app_id.to_string(), dyno: dyno.to_string() };
+                start.push((i.id.clone(), source, running));
             }
         }
-        for (id, app, dyno, follow) in start {
+        for (id, source, follow) in start {
             let c = Arc::clone(self);
-            tokio::spawn(async move { c.follow(id, app, dyno, follow).await });
+            tokio::spawn(async move { c.follow(id, source, follow).await });
         }
     }
 
-    async fn follow(&self, id: String, app: String, dyno: String, follow: bool) {
+    async fn follow(&self, id: String, source: Source, follow: bool) {
         let since = self.state.lock().unwrap().cursors.get(&id).copied();
         let mut lines = self.runtime.logs(&id, since, follow);
         let mut last = since;
@@ -111,7 +123,7 @@ impl Collector {
             }
             last = Some(line.timestamp);
             self.state.lock().unwrap().cursors.insert(id.clone(), line.timestamp);
-            self.hub.container_line(&app, &dyno, &id, line);
+            self.hub.container_line(&source.app, &source.app_id, &source.dyno, &id, line);
         }
         let mut state = self.state.lock().unwrap();
         state.following.remove(&id);

@@ -54,6 +54,9 @@ pub struct LogHub {
     writer: SyncSender<WriteOp>,
     live: Mutex<HashMap<String, broadcast::Sender<Arc<Line>>>>,
     dropped: AtomicU64,
+    /// Ids of recently destroyed apps: late lines from their containers are dropped,
+    /// so a new app with the same name starts with an empty log.
+    destroyed: Mutex<std::collections::VecDeque<String>>,
 }
 
 impl LogHub {
@@ -64,7 +67,13 @@ impl LogHub {
         let store = LogStore::new(dir.clone(), retention_bytes);
         let cursors = Cursors { path: dir.join(CURSORS_FILE), map: load_cursors(&dir), dirty: false };
         std::thread::Builder::new().name("berth-log-writer".into()).spawn(move || write_loop(store, cursors, rx))?;
-        Ok(Arc::new(Self { dir, writer: tx, live: Mutex::new(HashMap::new()), dropped: AtomicU64::new(0) }))
+        Ok(Arc::new(Self {
+            dir,
+            writer: tx,
+            live: Mutex::new(HashMap::new()),
+            dropped: AtomicU64::new(0),
+            destroyed: Mutex::new(Default::default()),
+        }))
     }
 
     /// Where the history lives (also holds the collector's cursors).
@@ -94,7 +103,17 @@ impl LogHub {
 
     /// A line read from a container's engine log; its timestamp becomes the
     /// container's resume point once the line is on disk.
-    pub(crate) fn container_line(&self, app: &str, process: &str, container: &str, line: berth_runtime::LogLine) {
+    pub(crate) fn container_line(
+        &self,
+        app: &str,
+        app_id: &str,
+        process: &str,
+        container: &str,
+        line: berth_runtime::LogLine,
+    ) {
+        if self.destroyed.lock().unwrap().iter().any(|id| id == app_id) {
+            return;
+        }
         let cursor = Some((container.to_string(), line.timestamp));
         let line = Line { timestamp: line.timestamp, source: Source::App, process: process.to_string(), message: line.line };
         self.push_with(app, line, cursor);
@@ -138,7 +157,14 @@ impl LogHub {
     }
 
     /// Deletes an app's history (after `apps:destroy`).
-    pub fn remove_app(&self, app: &str) {
+    pub fn remove_app(&self, app: &str, app_id: &str) {
+        {
+            let mut destroyed = self.destroyed.lock().unwrap();
+            if destroyed.len() >= 1024 {
+                destroyed.pop_front();
+            }
+            destroyed.push_back(app_id.to_string());
+        }
         self.live.lock().unwrap().remove(app);
         let tx = self.writer.clone();
         let app = app.to_string();

@@ -36,6 +36,21 @@ pub fn test_image() -> &'static str {
     })
 }
 
+/// Builds `fixtures/log-app` (ticks on stdout/stderr, answers HTTP) once per test process.
+pub fn log_app_image() -> &'static str {
+    static IMAGE: OnceLock<String> = OnceLock::new();
+    IMAGE.get_or_init(|| {
+        let tag = "berth-test/log-app:e2e".to_string();
+        let out = Command::new("docker")
+            .args(["build", "-q", "-t", &tag])
+            .arg(repo_root().join("fixtures/log-app"))
+            .output()
+            .expect("docker must be installed (run scripts/setup.sh)");
+        assert!(out.status.success(), "building the log-app image failed: {}", String::from_utf8_lossy(&out.stderr));
+        tag
+    })
+}
+
 pub fn docker(args: &[&str]) -> Output {
     Command::new("docker").args(args).output().expect("docker CLI")
 }
@@ -178,10 +193,18 @@ impl TestServer {
         String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect()
     }
 
+    /// One-off containers (`berth run`) of this server, any app.
+    pub fn one_offs(&self) -> Vec<String> {
+        let filter = format!("label=io.berth.one-off.namespace={}", self.namespace);
+        let out = docker(&["ps", "-a", "-q", "--filter", &filter]);
+        String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect()
+    }
+
     fn cleanup_engine(&self) {
         let filter = format!("label=io.berth.namespace={}", self.namespace);
         let ids = docker(&["ps", "-a", "-q", "--filter", &filter]);
-        let ids: Vec<String> = String::from_utf8_lossy(&ids.stdout).lines().map(str::to_string).collect();
+        let mut ids: Vec<String> = String::from_utf8_lossy(&ids.stdout).lines().map(str::to_string).collect();
+        ids.extend(self.one_offs());
         if !ids.is_empty() {
             let mut args = vec!["rm", "-f"];
             args.extend(ids.iter().map(String::as_str));
