@@ -32,9 +32,14 @@ struct Heroku<'a> {
 
 impl Heroku<'_> {
     fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("run heroku")
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
         let home = self.server.data_dir.path().join("heroku-home");
         std::fs::create_dir_all(&home).unwrap();
-        Command::new(&self.bin)
+        let mut command = Command::new(&self.bin);
+        command
             .args(args)
             .env("HEROKU_HOST", &self.server.api_url)
             .env("HEROKU_API_KEY", &self.server.token)
@@ -49,9 +54,45 @@ impl Heroku<'_> {
             .env("XDG_CACHE_HOME", home.join(".cache"))
             .env("XDG_DATA_HOME", home.join(".local/share"))
             .env("GIT_CONFIG_GLOBAL", home.join(".gitconfig"))
-            .env("NO_COLOR", "1")
-            .output()
-            .expect("run heroku")
+            .env("NO_COLOR", "1");
+        command
+    }
+
+    /// Runs a command that does not end by itself (`logs --tail`), calls `during`
+    /// once it is streaming, and returns what it printed within a few seconds.
+    fn tail(&self, args: &[&str], during: impl FnOnce()) -> String {
+        use std::io::Read;
+        let mut command = self.command(args);
+        let mut child = command.stdout(std::process::Stdio::piped()).spawn().expect("run heroku");
+        let mut stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stdout.read(&mut buf) {
+                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                    return;
+                }
+            }
+        });
+        let mut out = String::new();
+        let mut during = Some(during);
+        let deadline = std::time::Instant::now() + Duration::from_secs(40);
+        while std::time::Instant::now() < deadline {
+            if let Ok(chunk) = rx.recv_timeout(Duration::from_millis(200)) {
+                out.push_str(&String::from_utf8_lossy(&chunk));
+            }
+            if !out.is_empty() {
+                if let Some(f) = during.take() {
+                    f();
+                }
+            }
+            if during.is_none() && out.contains("path=\"/from-heroku-tail\"") {
+                break;
+            }
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        out
     }
 
     fn ok(&self, args: &[&str]) -> String {
@@ -90,6 +131,20 @@ fn the_official_heroku_cli_works() {
     wait_for("hk-app to answer", Duration::from_secs(60), || server.app_json("hk-app"));
     let ps = heroku.ok(&["ps", "-a", "hk-app"]);
     assert!(ps.contains("web.1") && ps.contains("up"), "{ps}");
+
+    // `heroku logs` reads the log session's URL (Server-Sent Events) without the token.
+    let logs = wait_for("heroku logs to show the release and the app", Duration::from_secs(30), || {
+        let logs = heroku.ok(&["logs", "-a", "hk-app", "-n", "50"]);
+        (logs.contains("berth[api]: Release v4 created by user admin@berth.local") && logs.contains("app[web.1]: "))
+            .then_some(logs)
+    });
+    assert!(logs.contains("berth[router]: at=info method=GET"), "{logs}");
+    let routers = heroku.ok(&["logs", "-a", "hk-app", "--source", "app", "-n", "5"]);
+    assert!(routers.lines().all(|l| l.contains(" app[")), "{routers}");
+    let tail = heroku.tail(&["logs", "--tail", "-a", "hk-app", "-n", "1"], || {
+        server.get("hk-app.localhost", "/from-heroku-tail");
+    });
+    assert!(tail.contains("path=\"/from-heroku-tail\""), "{tail}");
 
     heroku.ok(&["ps:scale", "web=2", "-a", "hk-app"]);
     wait_for("two web dynos in `heroku ps`", Duration::from_secs(60), || {
