@@ -273,6 +273,13 @@ pub enum Command {
         #[command(flatten)]
         app: AppArg,
     },
+    /// Show the app's traffic (requests, latency percentiles) and instance resources
+    Metrics {
+        #[command(flatten)]
+        app: AppArg,
+        #[command(flatten)]
+        json: JsonArg,
+    },
     /// Show the app's log: its output, router and platform lines
     Logs {
         #[command(flatten)]

@@ -9,6 +9,7 @@ pub mod deploy;
 pub mod error;
 pub mod git;
 pub mod logs;
+pub mod metrics;
 pub mod oneoff;
 pub mod reconcile;
 pub mod release_phase;
@@ -118,6 +119,7 @@ pub async fn run(config: ServerConfig) -> Result<(), ServerError> {
     );
 
     let builds = Arc::new(deploy::Builds::new(config.max_concurrent_builds));
+    let sampler = metrics::Sampler::start(Arc::clone(&runtime), config.namespace.clone());
     let state = AppState {
         store,
         runtime,
@@ -129,6 +131,8 @@ pub async fn run(config: ServerConfig) -> Result<(), ServerError> {
         logs,
         log_sessions: Arc::new(logs::sessions::Sessions::default()),
         oneoffs: Arc::new(oneoff::OneOffs::default()),
+        sampler,
+        router: Arc::clone(&router),
     };
     oneoff::spawn_janitor(state.clone());
     axum::serve(api_listener, api::router(state)).with_graceful_shutdown(shutdown_signal()).await?;

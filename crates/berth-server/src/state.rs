@@ -28,6 +28,9 @@ pub struct AppState {
     pub log_sessions: Arc<Sessions>,
     /// Attached one-off sessions (`berth run`).
     pub oneoffs: Arc<crate::oneoff::OneOffs>,
+    pub sampler: Arc<crate::metrics::Sampler>,
+    /// The data plane, for its counters.
+    pub router: Arc<berth_router::Router>,
 }
 
 impl AppState {

@@ -168,5 +168,6 @@ pub fn dyno(
         updated_at: timestamp(instance.created_at),
         app: IdName { id: app.id.clone(), name: app.name.clone() },
         release: ReleaseRef { id: release.map(|r| r.id.clone()).unwrap_or_default(), version },
+        usage: None,
     }
 }

@@ -6,6 +6,7 @@
 //! (next release version, config patch) must not interleave.
 
 mod crypto;
+mod drains;
 mod models;
 
 use std::path::Path;
@@ -22,6 +23,7 @@ use thiserror::Error;
 use tokio::sync::Mutex;
 
 pub use crypto::Cipher;
+pub use drains::DrainRecord;
 pub use models::{AppRecord, BuildRecord, FormationRecord, NewRelease, ReleaseRecord, User};
 
 #[derive(Debug, Error)]
@@ -55,6 +57,10 @@ pub struct Store {
 }
 
 impl Store {
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
     /// Opens (creating if needed) the database file and applies migrations.
     pub async fn open(path: &Path, cipher: Cipher) -> Result<Self> {
         let options = SqliteConnectOptions::new()

@@ -8,6 +8,7 @@ mod config;
 mod deploy;
 mod git;
 mod logs;
+mod metrics;
 mod ps;
 mod releases;
 mod run;
@@ -60,6 +61,7 @@ pub async fn dispatch(client: &Client, command: Command) -> Result<(), CliError>
             run::detached(client, &resolve_app(&app)?, &args).await
         }
         Command::PsStop { dyno, app } => run::stop(client, &resolve_app(&app)?, &dyno).await,
+        Command::Metrics { app, json } => metrics::show(client, &resolve_app(&app)?, json.json).await,
         Command::Logs { app, num, tail, source, ps } => {
             logs::show(client, &resolve_app(&app)?, num, tail, source, ps).await
         }

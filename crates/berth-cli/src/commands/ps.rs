@@ -30,12 +30,26 @@ pub async fn list(client: &Client, app: &str, json: bool) -> Result<(), CliError
                 format!("v{}", d.release.version),
                 d.size.clone(),
                 output::age(&d.created_at),
+                usage_cpu(d),
+                usage_memory(d),
                 d.command.clone(),
             ]
         })
         .collect();
-    output::table(&["NAME", "STATE", "RELEASE", "SIZE", "CREATED", "COMMAND"], rows);
+    output::table(&["NAME", "STATE", "RELEASE", "SIZE", "CREATED", "CPU", "MEMORY", "COMMAND"], rows);
     Ok(())
+}
+
+fn usage_cpu(d: &Dyno) -> String {
+    d.usage.as_ref().map(|u| format!("{:.1}%", u.cpu_percent)).unwrap_or_else(|| "-".into())
+}
+
+fn usage_memory(d: &Dyno) -> String {
+    let Some(u) = &d.usage else { return "-".into() };
+    match u.memory_limit_bytes {
+        Some(limit) => format!("{} / {}", output::bytes(u.memory_bytes), output::bytes(limit)),
+        None => output::bytes(u.memory_bytes),
+    }
 }
 
 /// `web=3`, `worker=+1`, `web=2:standard-2X`

@@ -24,6 +24,7 @@ pub async fn list(
         .map(|(i, ready)| {
             let mut dyno = view::dyno(i, *ready, &app, &releases, &formation);
             crate::oneoff::decorate(&mut dyno, i);
+            dyno.usage = state.sampler.get(&i.id).map(crate::metrics::usage);
             dyno
         })
         .collect();

@@ -9,6 +9,7 @@ mod config_vars;
 mod dynos;
 mod formation;
 mod logs;
+mod metrics;
 mod range;
 mod releases;
 mod run;
@@ -51,6 +52,8 @@ pub fn router(state: AppState) -> Router {
         .route("/apps/{app}/dynos/{dyno}", get(dynos::show).delete(dynos::restart_one))
         .route("/apps/{app}/log-sessions", post(logs::create_session))
         .route("/log-sessions/{secret}", get(logs::stream))
+        .route("/metrics", get(metrics::prometheus))
+        .route("/apps/{app}/metrics", get(metrics::app))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         // git smart HTTP and the hook's build upload carry whole source trees.
         .route("/{repo}/info/refs", get(crate::git::handle))

@@ -1,0 +1,66 @@
+//! `GET /metrics` (Prometheus text; platform admins only: it covers every app)
+//! and `GET /apps/{app}/metrics` (Berth extension: one app's summary as JSON).
+
+use std::sync::atomic::Ordering;
+
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::Json;
+use berth_core::api::{AppMetrics, InstanceMetrics};
+
+use crate::auth::CurrentUser;
+use crate::error::{ApiError, ApiResult};
+use crate::metrics::prometheus::{self, ServerFacts};
+use crate::state::AppState;
+
+pub async fn prometheus(State(state): State<AppState>, caller: CurrentUser) -> ApiResult<impl IntoResponse> {
+    if !caller.user.is_admin {
+        return Err(ApiError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            "forbidden",
+            "Server metrics cover every app: only platform admins may read them.",
+        ));
+    }
+    let facts = ServerFacts {
+        apps: state.store.list_apps().await?.len(),
+        log_lines_dropped: state.logs.dropped(),
+        drains: Vec::new(),
+    };
+    let text = prometheus::render(&state.router, &state.sampler, &facts);
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text))
+}
+
+pub async fn app(
+    State(state): State<AppState>,
+    _caller: CurrentUser,
+    Path(name): Path<String>,
+) -> ApiResult<Json<AppMetrics>> {
+    let app = state.app(&name).await?;
+    let mut metrics = AppMetrics { app: app.name.clone(), ..Default::default() };
+    if let Some((_, s)) = state.router.app_stats().into_iter().find(|(a, _)| *a == app.name) {
+        for (i, c) in s.responses.iter().enumerate() {
+            metrics.responses.insert(format!("{}xx", i + 1), c.load(Ordering::Relaxed));
+        }
+        metrics.requests = s.requests();
+        metrics.response_bytes = s.bytes_out.load(Ordering::Relaxed);
+        metrics.active_requests = s.active.load(Ordering::Relaxed).max(0);
+        metrics.p50_ms = s.latency.quantile_ms(0.50);
+        metrics.p95_ms = s.latency.quantile_ms(0.95);
+        metrics.p99_ms = s.latency.quantile_ms(0.99);
+    }
+    metrics.instances = state
+        .sampler
+        .all()
+        .into_iter()
+        .filter(|s| s.app == app.name)
+        .map(|s| InstanceMetrics {
+            dyno: s.dyno,
+            cpu_percent: (s.stats.cpu_percent * 10.0).round() / 10.0,
+            memory_bytes: s.stats.memory_bytes,
+            memory_limit_bytes: s.stats.memory_limit_bytes,
+            restarts: s.stats.restart_count,
+        })
+        .collect();
+    Ok(Json(metrics))
+}
