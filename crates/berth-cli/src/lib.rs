@@ -280,6 +280,27 @@ pub enum Command {
         #[command(flatten)]
         json: JsonArg,
     },
+    /// List the app's log drains with their delivery counters
+    Drains {
+        #[command(flatten)]
+        app: AppArg,
+        #[command(flatten)]
+        json: JsonArg,
+    },
+    /// Send the app's log to syslog://HOST:PORT, syslog+tls://HOST:PORT or an https:// URL
+    #[command(name = "drains:add")]
+    DrainsAdd {
+        url: String,
+        #[command(flatten)]
+        app: AppArg,
+    },
+    /// Stop draining to a URL (or drain id/token)
+    #[command(name = "drains:remove")]
+    DrainsRemove {
+        drain: String,
+        #[command(flatten)]
+        app: AppArg,
+    },
     /// Show the app's log: its output, router and platform lines
     Logs {
         #[command(flatten)]

@@ -33,6 +33,8 @@ pub struct ServerConfig {
     pub public_url: Option<String>,
     /// Log history kept per app (bytes on disk).
     pub log_retention_bytes: u64,
+    /// Extra CA certificates (PEM) trusted for TLS drains, on top of the host bundle.
+    pub drain_ca_files: Vec<PathBuf>,
 }
 
 impl ServerConfig {
@@ -52,6 +54,7 @@ impl ServerConfig {
             build_ca_files: Vec::new(),
             public_url: None,
             log_retention_bytes: 8 * 1024 * 1024,
+            drain_ca_files: Vec::new(),
         }
     }
 }

@@ -38,6 +38,8 @@ pub enum ServerError {
     Store(#[from] berth_store::StoreError),
     #[error(transparent)]
     Runtime(#[from] berth_runtime::RuntimeError),
+    #[error("log drains: {0}")]
+    Drains(String),
     #[error("server I/O error: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -97,6 +99,8 @@ pub async fn run(config: ServerConfig) -> Result<(), ServerError> {
     let router = Router::new();
     router.set_access_log(Arc::clone(&logs) as Arc<dyn berth_router::AccessLog>);
     logs::collector::Collector::start(Arc::clone(&logs), Arc::clone(&runtime), config.namespace.clone());
+    let drains = logs::drains::Drains::new(Arc::clone(&logs), &config.drain_ca_files).map_err(ServerError::Drains)?;
+    drains.sync(store.list_drains(None).await?);
     let reconciler = Reconciler::new(store.clone(), Arc::clone(&runtime), Arc::clone(&router), Arc::clone(&config));
     tokio::spawn(Arc::clone(&reconciler).run());
     tokio::spawn(Arc::clone(&router).serve(http_listener));
@@ -130,6 +134,7 @@ pub async fn run(config: ServerConfig) -> Result<(), ServerError> {
         builds,
         logs,
         log_sessions: Arc::new(logs::sessions::Sessions::default()),
+        drains,
         oneoffs: Arc::new(oneoff::OneOffs::default()),
         sampler,
         router: Arc::clone(&router),

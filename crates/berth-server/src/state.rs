@@ -26,6 +26,7 @@ pub struct AppState {
     /// App log streams (see `logs/`).
     pub logs: Arc<LogHub>,
     pub log_sessions: Arc<Sessions>,
+    pub drains: Arc<crate::logs::drains::Drains>,
     /// Attached one-off sessions (`berth run`).
     pub oneoffs: Arc<crate::oneoff::OneOffs>,
     pub sampler: Arc<crate::metrics::Sampler>,

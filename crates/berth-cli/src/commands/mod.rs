@@ -6,6 +6,7 @@ mod buildpacks;
 mod builds;
 mod config;
 mod deploy;
+mod drains;
 mod git;
 mod logs;
 mod metrics;
@@ -61,6 +62,9 @@ pub async fn dispatch(client: &Client, command: Command) -> Result<(), CliError>
             run::detached(client, &resolve_app(&app)?, &args).await
         }
         Command::PsStop { dyno, app } => run::stop(client, &resolve_app(&app)?, &dyno).await,
+        Command::Drains { app, json } => drains::list(client, &resolve_app(&app)?, json.json).await,
+        Command::DrainsAdd { url, app } => drains::add(client, &resolve_app(&app)?, &url).await,
+        Command::DrainsRemove { drain, app } => drains::remove(client, &resolve_app(&app)?, &drain).await,
         Command::Metrics { app, json } => metrics::show(client, &resolve_app(&app)?, json.json).await,
         Command::Logs { app, num, tail, source, ps } => {
             logs::show(client, &resolve_app(&app)?, num, tail, source, ps).await

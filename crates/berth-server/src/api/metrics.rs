@@ -25,7 +25,7 @@ pub async fn prometheus(State(state): State<AppState>, caller: CurrentUser) -> A
     let facts = ServerFacts {
         apps: state.store.list_apps().await?.len(),
         log_lines_dropped: state.logs.dropped(),
-        drains: Vec::new(),
+        drains: state.drains.counters(),
     };
     let text = prometheus::render(&state.router, &state.sampler, &facts);
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text))

@@ -6,6 +6,7 @@ mod body;
 mod buildpacks;
 mod builds;
 mod config_vars;
+mod drains;
 mod dynos;
 mod formation;
 mod logs;
@@ -53,6 +54,8 @@ pub fn router(state: AppState) -> Router {
         .route("/apps/{app}/log-sessions", post(logs::create_session))
         .route("/log-sessions/{secret}", get(logs::stream))
         .route("/metrics", get(metrics::prometheus))
+        .route("/apps/{app}/log-drains", get(drains::list).post(drains::create))
+        .route("/apps/{app}/log-drains/{drain}", get(drains::show).delete(drains::delete))
         .route("/apps/{app}/metrics", get(metrics::app))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         // git smart HTTP and the hook's build upload carry whole source trees.

@@ -9,6 +9,7 @@
 
 mod access;
 pub mod collector;
+pub mod drains;
 pub mod line;
 pub mod sessions;
 pub mod store;
