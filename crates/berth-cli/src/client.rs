@@ -126,9 +126,7 @@ impl Client {
             let bytes = response.bytes().await.unwrap_or_default();
             return Err(api_error(status, &bytes, true));
         }
-        while let Some(chunk) =
-            response.chunk().await.map_err(|e| CliError::new(format!("the stream broke: {e}")))?
-        {
+        while let Some(chunk) = response.chunk().await.map_err(|e| CliError::new(format!("the stream broke: {e}")))? {
             sink(&String::from_utf8_lossy(&chunk));
         }
         Ok(())
@@ -162,12 +160,7 @@ impl Client {
             let bytes = response.bytes().await.unwrap_or_default();
             return Err(api_error(status, &bytes, self.token.is_some()));
         }
-        let dyno = response
-            .headers()
-            .get("x-berth-dyno")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("run")
-            .to_string();
+        let dyno = response.headers().get("x-berth-dyno").and_then(|v| v.to_str().ok()).unwrap_or("run").to_string();
         let upgraded =
             response.upgrade().await.map_err(|e| CliError::new(format!("the server did not switch protocols: {e}")))?;
         Ok((upgraded, dyno))

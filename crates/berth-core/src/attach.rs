@@ -98,8 +98,7 @@ pub fn shell_command(args: &[String]) -> String {
 }
 
 fn shell_quote(arg: &str) -> String {
-    let safe = !arg.is_empty()
-        && arg.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%^".contains(&b));
+    let safe = !arg.is_empty() && arg.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%^".contains(&b));
     if safe {
         arg.to_string()
     } else {

@@ -1,8 +1,8 @@
 //! The proxy: accept loop, request rewriting, pooled upstream client, upgrades.
 
 use std::cell::Cell;
-use std::convert::Infallible;
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -261,7 +261,11 @@ impl Router {
 }
 
 /// A response the router makes itself (no backend answered): counted and logged at once.
-fn router_answer(mut pending: Pending, error: (&'static str, &'static str), resp: Response<Full<Bytes>>) -> Response<ProxyBody> {
+fn router_answer(
+    mut pending: Pending,
+    error: (&'static str, &'static str),
+    resp: Response<Full<Bytes>>,
+) -> Response<ProxyBody> {
     pending.status = resp.status().as_u16();
     pending.error = Some(error);
     pending.attempt = Instant::now();

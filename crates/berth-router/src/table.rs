@@ -54,12 +54,7 @@ impl RouteTable {
     pub fn insert(&mut self, host: &str, app: &str, backends: Vec<Backend>) {
         self.routes.insert(
             host.to_ascii_lowercase(),
-            Arc::new(Route {
-                app: app.to_string(),
-                backends,
-                cursor: AtomicUsize::new(0),
-                stats: OnceLock::new(),
-            }),
+            Arc::new(Route { app: app.to_string(), backends, cursor: AtomicUsize::new(0), stats: OnceLock::new() }),
         );
     }
 

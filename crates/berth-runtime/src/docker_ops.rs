@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use bollard::container::{
-    AttachContainerOptions, Config, LogOutput, LogsOptions, NetworkingConfig, ResizeContainerTtyOptions,
-    StatsOptions, WaitContainerOptions,
+    AttachContainerOptions, Config, LogOutput, LogsOptions, NetworkingConfig, ResizeContainerTtyOptions, StatsOptions,
+    WaitContainerOptions,
 };
 use bollard::errors::Error as BollardError;
 use bollard::models::{EndpointSettings, HostConfig};
@@ -98,7 +98,9 @@ impl Operations for DockerRuntime {
         let stats = self.docker.stats(id, Some(options)).next().await;
         let stats = match stats {
             Some(Ok(s)) => s,
-            Some(Err(e)) if status_code(&e) == Some(404) => return Err(RuntimeError::NotFound(format!("instance {id}"))),
+            Some(Err(e)) if status_code(&e) == Some(404) => {
+                return Err(RuntimeError::NotFound(format!("instance {id}")))
+            }
             Some(Err(e)) => return Err(engine(e)),
             None => return Err(RuntimeError::Engine(format!("no stats for {id}"))),
         };

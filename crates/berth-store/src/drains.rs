@@ -34,14 +34,15 @@ impl Store {
     pub async fn add_drain(&self, app_id: &str, url: &str) -> Result<DrainRecord> {
         let id = uuid::Uuid::new_v4().to_string();
         let token = format!("d.{}", uuid::Uuid::new_v4());
-        let inserted = sqlx::query("INSERT INTO log_drains (id, app_id, url, token, created_at) VALUES (?, ?, ?, ?, ?)")
-            .bind(&id)
-            .bind(app_id)
-            .bind(url)
-            .bind(&token)
-            .bind(Utc::now())
-            .execute(self.pool())
-            .await;
+        let inserted =
+            sqlx::query("INSERT INTO log_drains (id, app_id, url, token, created_at) VALUES (?, ?, ?, ?, ?)")
+                .bind(&id)
+                .bind(app_id)
+                .bind(url)
+                .bind(&token)
+                .bind(Utc::now())
+                .execute(self.pool())
+                .await;
         match inserted {
             Ok(_) => {}
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
@@ -95,7 +96,10 @@ mod tests {
         let a = store.add_drain(&app.id, "syslog://logs.example.com:514").await.unwrap();
         assert!(a.token.starts_with("d."));
         assert_eq!(a.app_name, "web1");
-        assert!(matches!(store.add_drain(&app.id, "syslog://logs.example.com:514").await, Err(StoreError::Conflict(_))));
+        assert!(matches!(
+            store.add_drain(&app.id, "syslog://logs.example.com:514").await,
+            Err(StoreError::Conflict(_))
+        ));
         let b = store.add_drain(&app.id, "https://example.com/logs").await.unwrap();
         assert_eq!(store.list_drains(Some(&app.id)).await.unwrap(), vec![a.clone(), b.clone()]);
         assert_eq!(store.remove_drain(&app.id, "https://example.com/logs").await.unwrap().id, b.id);

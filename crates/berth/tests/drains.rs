@@ -28,7 +28,8 @@ fn syslog_listener() -> (u16, mpsc::Receiver<String>) {
                     }
                     let n: usize = String::from_utf8_lossy(&len).trim().parse().expect("octet count");
                     let mut msg = vec![0u8; n];
-                    if reader.read_exact(&mut msg).is_err() || tx.send(String::from_utf8_lossy(&msg).into_owned()).is_err()
+                    if reader.read_exact(&mut msg).is_err()
+                        || tx.send(String::from_utf8_lossy(&msg).into_owned()).is_err()
                     {
                         return;
                     }
@@ -61,8 +62,10 @@ fn http_listener() -> (u16, mpsc::Receiver<String>) {
                         break;
                     }
                 }
-                let len: usize =
-                    head.lines().find_map(|l| l.strip_prefix("content-length: ")).map_or(0, |v| v.trim().parse().unwrap());
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length: "))
+                    .map_or(0, |v| v.trim().parse().unwrap());
                 let mut body = vec![0u8; len];
                 reader.read_exact(&mut body).unwrap();
                 let _ = tx.send(format!("{head}{}", String::from_utf8_lossy(&body)));
@@ -128,10 +131,12 @@ fn drains_receive_the_log_and_a_dead_one_costs_nothing() {
     // `drains` reports delivery and the dead drain's error.
     let drains = wait_for("the dead drain's error", Duration::from_secs(30), || {
         let d = server.cli_json(&["drains", "-a", "drained"]);
-        let dead = d.as_array().unwrap().iter().find(|x| x["url"].as_str().unwrap().ends_with(&dead_port.to_string()))?;
+        let dead =
+            d.as_array().unwrap().iter().find(|x| x["url"].as_str().unwrap().ends_with(&dead_port.to_string()))?;
         dead["last_error"].as_str().is_some_and(|e| e.contains("cannot connect")).then_some(d)
     });
-    let live = drains.as_array().unwrap().iter().find(|x| x["url"].as_str().unwrap().contains(&syslog_port.to_string()));
+    let live =
+        drains.as_array().unwrap().iter().find(|x| x["url"].as_str().unwrap().contains(&syslog_port.to_string()));
     assert!(live.unwrap()["delivered"].as_u64().unwrap() > 10, "{drains}");
     let table = server.cli_ok(&["drains", "-a", "drained"]);
     assert!(table.contains("DELIVERED") && table.contains("cannot connect"), "{table}");

@@ -77,7 +77,10 @@ fn metrics_move_with_traffic() {
     assert_eq!(after[ok] - before[ok], 20.0);
     assert_eq!(after[count] - before[count], 20.0);
     assert!(after[bytes] > before[bytes] + 20.0 * 20.0, "bytes move");
-    assert_eq!(after["berth_router_unknown_host_requests_total"], before["berth_router_unknown_host_requests_total"] + 1.0);
+    assert_eq!(
+        after["berth_router_unknown_host_requests_total"],
+        before["berth_router_unknown_host_requests_total"] + 1.0
+    );
     let inf = r#"berth_router_request_duration_seconds_bucket{app="metered",le="+Inf"}"#;
     assert_eq!(after[inf], after[count], "the +Inf bucket counts every request");
     assert_eq!(after["berth_apps"], 1.0);

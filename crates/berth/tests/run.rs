@@ -16,13 +16,8 @@ fn berth(server: &TestServer) -> Command {
 }
 
 fn run_with_stdin(server: &TestServer, args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = berth(server)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child =
+        berth(server).args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     child.stdin.take().unwrap().write_all(stdin).unwrap();
     child.wait_with_output().unwrap()
 }
@@ -88,7 +83,7 @@ fn one_off_commands_attach_pipe_exit_and_clean_up() {
         }
     });
     let mut seen = String::new();
-    let mut expect = |what: &str, seen: &mut String| {
+    let expect = |what: &str, seen: &mut String| {
         let deadline = Instant::now() + Duration::from_secs(30);
         while !seen.contains(what) {
             assert!(Instant::now() < deadline, "no {what:?} from the remote shell; got {seen:?}");

@@ -15,7 +15,14 @@ pub async fn show(client: &Client, app: &str, json: bool) -> Result<(), CliError
         m.responses.iter().filter(|(_, n)| **n > 0).map(|(class, n)| format!("{class}: {n}")).collect();
     output::header(&format!("{app} Router (since the server started)"));
     output::key_values(&[
-        ("Requests", format!("{}{}", m.requests, if classes.is_empty() { String::new() } else { format!(" ({})", classes.join(", ")) })),
+        (
+            "Requests",
+            format!(
+                "{}{}",
+                m.requests,
+                if classes.is_empty() { String::new() } else { format!(" ({})", classes.join(", ")) }
+            ),
+        ),
         ("In flight", m.active_requests.to_string()),
         ("Latency", format!("p50 {}  p95 {}  p99 {}", ms(m.p50_ms), ms(m.p95_ms), ms(m.p99_ms))),
         ("Sent", output::bytes(m.response_bytes)),

@@ -46,13 +46,7 @@ pub async fn dispatch(client: &Client, command: Command) -> Result<(), CliError>
         Command::BuildsInfo { build, app, json } => builds::info(client, &resolve_app(&app)?, build, json.json).await,
         Command::BuildsCachePurge { app, confirm } => builds::purge(client, &resolve_app(&app)?, confirm).await,
         Command::Run { app, opts, no_tty, command } => {
-            let args = run::RunArgs {
-                command,
-                size: opts.size,
-                no_tty,
-                env: opts.env,
-                max_runtime: opts.max_runtime,
-            };
+            let args = run::RunArgs { command, size: opts.size, no_tty, env: opts.env, max_runtime: opts.max_runtime };
             let code = run::attached(client, &resolve_app(&app)?, &args).await?;
             std::process::exit(code.clamp(0, 255));
         }

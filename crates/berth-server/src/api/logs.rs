@@ -64,10 +64,8 @@ pub async fn stream(State(state): State<AppState>, Path(secret): Path<String>, h
     let Some(session) = state.log_sessions.get(&secret) else {
         return ApiError::not_found("This log session has expired or does not exist: start a new one.").into_response();
     };
-    let sse = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("text/event-stream"));
+    let sse =
+        headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/event-stream"));
     let hub = Arc::clone(&state.logs);
     let (tx, rx) = mpsc::channel::<Result<Bytes, Infallible>>(64);
     tokio::spawn(async move {

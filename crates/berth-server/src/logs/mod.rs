@@ -34,18 +34,21 @@ const WRITE_QUEUE: usize = 16 * 1024;
 enum WriteOp {
     /// `cursor`: the container the line came from and its engine timestamp, saved
     /// with the line so a restart resumes exactly after it.
-    Append { app: String, text: String, cursor: Option<(String, DateTime<Utc>)> },
-    Remove { app: String },
+    Append {
+        app: String,
+        text: String,
+        cursor: Option<(String, DateTime<Utc>)>,
+    },
+    Remove {
+        app: String,
+    },
     /// Forget the cursors of containers that no longer exist.
     RetainCursors(HashSet<String>),
 }
 
 /// The collector's resume points, owned by the writer thread (`cursors.json`).
 pub(crate) fn load_cursors(dir: &Path) -> HashMap<String, DateTime<Utc>> {
-    std::fs::read_to_string(dir.join(CURSORS_FILE))
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or_default()
+    std::fs::read_to_string(dir.join(CURSORS_FILE)).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default()
 }
 
 const CURSORS_FILE: &str = "cursors.json";
@@ -116,7 +119,8 @@ impl LogHub {
             return;
         }
         let cursor = Some((container.to_string(), line.timestamp));
-        let line = Line { timestamp: line.timestamp, source: Source::App, process: process.to_string(), message: line.line };
+        let line =
+            Line { timestamp: line.timestamp, source: Source::App, process: process.to_string(), message: line.line };
         self.push_with(app, line, cursor);
     }
 

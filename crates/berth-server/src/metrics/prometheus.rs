@@ -36,7 +36,12 @@ pub fn render(router: &Router, sampler: &Sampler, facts: &ServerFacts) -> String
     let _ = writeln!(out, "berth_build_info{{version=\"{}\"}} 1", env!("CARGO_PKG_VERSION"));
     family(&mut out, "berth_apps", "gauge", "Apps on this server.");
     let _ = writeln!(out, "berth_apps {}", facts.apps);
-    family(&mut out, "berth_log_lines_dropped_total", "counter", "Log lines not stored because the writer fell behind.");
+    family(
+        &mut out,
+        "berth_log_lines_dropped_total",
+        "counter",
+        "Log lines not stored because the writer fell behind.",
+    );
     let _ = writeln!(out, "berth_log_lines_dropped_total {}", facts.log_lines_dropped);
 
     let stats = router.stats();
@@ -87,7 +92,8 @@ pub fn render(router: &Router, sampler: &Sampler, facts: &ServerFacts) -> String
                 Some(ms) => format!("{}", ms / 1000.0),
                 None => "+Inf".to_string(),
             };
-            let _ = writeln!(out, "berth_router_request_duration_seconds_bucket{{app=\"{app}\",le=\"{le}\"}} {cumulative}");
+            let _ =
+                writeln!(out, "berth_router_request_duration_seconds_bucket{{app=\"{app}\",le=\"{le}\"}} {cumulative}");
         }
         let _ = writeln!(out, "berth_router_request_duration_seconds_sum{{app=\"{app}\"}} {}", s.latency.sum_seconds());
         let _ = writeln!(out, "berth_router_request_duration_seconds_count{{app=\"{app}\"}} {cumulative}");
@@ -112,11 +118,13 @@ pub fn render(router: &Router, sampler: &Sampler, facts: &ServerFacts) -> String
 
     family(&mut out, "berth_drain_lines_total", "counter", "Log lines delivered to a drain.");
     for (app, id, delivered, _) in &facts.drains {
-        let _ = writeln!(out, "berth_drain_lines_total{{app=\"{}\",drain=\"{}\"}} {delivered}", escape(app), escape(id));
+        let _ =
+            writeln!(out, "berth_drain_lines_total{{app=\"{}\",drain=\"{}\"}} {delivered}", escape(app), escape(id));
     }
     family(&mut out, "berth_drain_dropped_total", "counter", "Log lines a drain lost (full queue or given up).");
     for (app, id, _, dropped) in &facts.drains {
-        let _ = writeln!(out, "berth_drain_dropped_total{{app=\"{}\",drain=\"{}\"}} {dropped}", escape(app), escape(id));
+        let _ =
+            writeln!(out, "berth_drain_dropped_total{{app=\"{}\",drain=\"{}\"}} {dropped}", escape(app), escape(id));
     }
     out
 }
@@ -128,7 +136,10 @@ pub(crate) mod tests {
     /// A strict-enough reader of the text format: every sample line is
     /// `name{labels} value` with a declared family, a float value and
     /// well-formed labels; histograms are cumulative and end in +Inf.
-    pub fn parse(text: &str) -> Result<Vec<(String, Vec<(String, String)>, f64)>, String> {
+    /// (metric name, labels, value)
+    type Sample = (String, Vec<(String, String)>, f64);
+
+    pub fn parse(text: &str) -> Result<Vec<Sample>, String> {
         let mut declared = std::collections::HashSet::new();
         let mut samples = Vec::new();
         for line in text.lines() {

@@ -74,7 +74,13 @@ pub async fn dyno_name(state: &AppState, app: &AppRecord) -> String {
     }
 }
 
-pub fn spec(state: &AppState, app: &AppRecord, release: &ReleaseRecord, dyno: &str, req: &Request) -> ApiResult<OneOffSpec> {
+pub fn spec(
+    state: &AppState,
+    app: &AppRecord,
+    release: &ReleaseRecord,
+    dyno: &str,
+    req: &Request,
+) -> ApiResult<OneOffSpec> {
     let image = release
         .image
         .clone()

@@ -89,9 +89,8 @@ async fn pump_input<R: AsyncRead + Unpin>(
             };
             match frame {
                 Frame::Stdin(data) if stdin_open => {
-                    if input.write_all(&data).await.is_err() || input.flush().await.is_err() {
-                        stdin_open = false;
-                    }
+                    let written = input.write_all(&data).await.is_ok() && input.flush().await.is_ok();
+                    stdin_open = written;
                 }
                 Frame::StdinEof if stdin_open => {
                     stdin_open = false;

@@ -80,10 +80,11 @@ async fn connect(
     let _ = tcp.set_nodelay(true);
     let Some(config) = tls else { return Ok(Box::new(tcp)) };
     let name = ServerName::try_from(host.to_string()).map_err(|e| format!("{host}: {e}"))?;
-    let stream = tokio::time::timeout(IO_TIMEOUT, tokio_rustls::TlsConnector::from(Arc::clone(config)).connect(name, tcp))
-        .await
-        .map_err(|_| format!("TLS handshake with {host}:{port} timed out"))?
-        .map_err(|e| format!("TLS handshake with {host}:{port} failed: {e}"))?;
+    let stream =
+        tokio::time::timeout(IO_TIMEOUT, tokio_rustls::TlsConnector::from(Arc::clone(config)).connect(name, tcp))
+            .await
+            .map_err(|_| format!("TLS handshake with {host}:{port} timed out"))?
+            .map_err(|e| format!("TLS handshake with {host}:{port} failed: {e}"))?;
     Ok(Box::new(stream))
 }
 

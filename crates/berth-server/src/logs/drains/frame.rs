@@ -38,7 +38,8 @@ mod tests {
     #[test]
     fn rfc5424_octet_counted() {
         let ts = DateTime::parse_from_rfc3339("2026-11-22T16:05:03.123456Z").unwrap().with_timezone(&Utc);
-        let line = Line { timestamp: ts, source: Source::App, process: "web.1".into(), message: "héllo wörld".into() };
+        let line =
+            Line { timestamp: ts, source: Source::App, process: "web.1".into(), message: "héllo wörld".into() };
         let framed = octet_counted(&line, "d.abc");
         let (len, msg) = framed.split_once(' ').unwrap();
         assert_eq!(msg, "<190>1 2026-11-22T16:05:03.123456+00:00 d.abc app web.1 - héllo wörld");
