@@ -98,7 +98,8 @@ pub async fn run(config: ServerConfig) -> Result<(), ServerError> {
     let config = Arc::new(config);
     let router = Router::new();
     router.set_access_log(Arc::clone(&logs) as Arc<dyn berth_router::AccessLog>);
-    logs::collector::Collector::start(Arc::clone(&logs), Arc::clone(&runtime), config.namespace.clone());
+    let _collector =
+        logs::collector::Collector::start(Arc::clone(&logs), Arc::clone(&runtime), config.namespace.clone());
     let drains = logs::drains::Drains::new(Arc::clone(&logs), &config.drain_ca_files).map_err(ServerError::Drains)?;
     drains.sync(store.list_drains(None).await?);
     let reconciler = Reconciler::new(store.clone(), Arc::clone(&runtime), Arc::clone(&router), Arc::clone(&config));

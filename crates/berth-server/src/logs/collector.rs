@@ -45,14 +45,17 @@ struct State {
 }
 
 impl Collector {
+    /// Starts collecting; stops when the returned handle is dropped.
     pub fn start(hub: Arc<LogHub>, runtime: Arc<dyn Runtime>, namespace: String) -> Arc<Self> {
         let cursors = super::load_cursors(hub.dir());
         let collector =
             Arc::new(Self { hub, runtime, namespace, state: Mutex::new(State { cursors, ..Default::default() }) });
-        let c = Arc::clone(&collector);
+        // Runs while the returned handle lives.
+        let weak = Arc::downgrade(&collector);
         tokio::spawn(async move {
-            loop {
+            while let Some(c) = weak.upgrade() {
                 c.pass().await;
+                drop(c);
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         });
@@ -128,5 +131,76 @@ impl Collector {
         let mut state = self.state.lock().unwrap();
         state.following.remove(&id);
         state.drained.insert(id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use berth_runtime::{FakeRuntime, InstanceSpec, OutputStream};
+
+    use super::*;
+    use crate::logs::Filter;
+
+    async fn recent_until(hub: &LogHub, n: usize) -> Vec<String> {
+        for _ in 0..100 {
+            let lines = hub.recent("web1", 100, &Filter::default());
+            if lines.len() >= n {
+                return lines.iter().map(|l| format!("{}[{}]: {}", l.source.as_str(), l.process, l.message)).collect();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("only {:?}", hub.recent("web1", 100, &Filter::default()));
+    }
+
+    #[tokio::test]
+    async fn follows_labelled_containers_and_resumes_without_repeating() {
+        let fake = Arc::new(FakeRuntime::with_images(&["img"]));
+        fake.ensure_network("net", &BTreeMap::new()).await.unwrap();
+        let labels = BTreeMap::from([
+            (labels::NAMESPACE.to_string(), "ns".to_string()),
+            (labels::APP.to_string(), "web1".to_string()),
+            (labels::APP_ID.to_string(), "id1".to_string()),
+            (labels::DYNO.to_string(), "web.1".to_string()),
+        ]);
+        let spec = InstanceSpec {
+            name: "c1".into(),
+            image: "img".into(),
+            entrypoint: None,
+            command: None,
+            env: vec![],
+            labels,
+            network: "net".into(),
+            hostname: "web.1".into(),
+            memory_bytes: 1,
+        };
+        let id = fake.run(&spec).await.unwrap();
+        fake.push_log(&id, OutputStream::Stdout, "one");
+        fake.push_log(&id, OutputStream::Stderr, "two");
+        // Not ours: another namespace.
+        let mut other = spec.clone();
+        other.name = "c2".into();
+        other.labels.insert(labels::NAMESPACE.into(), "elsewhere".into());
+        let other_id = fake.run(&other).await.unwrap();
+        fake.push_log(&other_id, OutputStream::Stdout, "not ours");
+
+        let dir = tempfile::tempdir().unwrap();
+        let hub = LogHub::open(dir.path().to_path_buf(), 1 << 20).unwrap();
+        let runtime: Arc<dyn Runtime> = fake.clone();
+        let collector = Collector::start(Arc::clone(&hub), Arc::clone(&runtime), "ns".into());
+        assert_eq!(recent_until(&hub, 2).await, ["app[web.1]: one", "app[web.1]: two"]);
+
+        // A new server process (same data dir) picks up only what is new.
+        drop(collector);
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        fake.push_log(&id, OutputStream::Stdout, "three");
+        let hub2 = LogHub::open(dir.path().to_path_buf(), 1 << 20).unwrap();
+        let _collector2 = Collector::start(Arc::clone(&hub2), runtime, "ns".into());
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let all = recent_until(&hub2, 3).await;
+        assert_eq!(all.iter().filter(|l| l.ends_with("three")).count(), 1, "{all:?}");
+        assert_eq!(all.iter().filter(|l| l.ends_with("one")).count(), 1, "{all:?}");
+        assert!(!all.iter().any(|l| l.contains("not ours")));
     }
 }

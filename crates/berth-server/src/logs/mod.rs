@@ -19,6 +19,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
+#[cfg(test)]
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tokio::sync::broadcast;
@@ -246,5 +248,40 @@ fn flush(store: &mut LogStore, batch: &mut HashMap<String, String>) {
         if let Err(e) = store.append(&app, &text) {
             tracing::warn!(app, error = %e, "could not write log history");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn pushes_reach_live_readers_history_and_respect_filters() {
+        let dir = tempfile::tempdir().unwrap();
+        let hub = LogHub::open(dir.path().to_path_buf(), 1 << 20).unwrap();
+        let mut live = hub.subscribe("web1");
+        hub.platform("web1", "api", "Release v2 created by user a@b");
+        hub.release_created("other", "Deploy x", 3, "a@b");
+        let got = live.recv().await.unwrap();
+        assert_eq!(got.to_string().split_once(' ').unwrap().1, "berth[api]: Release v2 created by user a@b");
+        assert!(live.try_recv().is_err(), "other apps' lines are not delivered");
+        for _ in 0..100 {
+            if hub.recent("other", 10, &Filter::default()).len() == 2 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let other: Vec<String> =
+            hub.recent("other", 10, &Filter::default()).iter().map(|l| l.message.clone()).collect();
+        assert_eq!(other, ["Deploy x by user a@b", "Release v3 created by user a@b"]);
+        hub.remove_app("other", "id");
+        for _ in 0..100 {
+            if hub.recent("other", 10, &Filter::default()).is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(hub.recent("other", 10, &Filter::default()).is_empty());
+        assert_eq!(hub.dropped(), 0);
     }
 }
