@@ -146,6 +146,13 @@ fn the_official_heroku_cli_works() {
     });
     assert!(tail.contains("path=\"/from-heroku-tail\""), "{tail}");
 
+    // `heroku run:detached` creates a one-off through the API; its output lands in the log.
+    let detached = heroku.ok(&["run:detached", "-a", "hk-app", "--", "echo", "from-heroku-run"]);
+    assert!(detached.contains("run."), "{detached}");
+    wait_for("the detached one-off's output", Duration::from_secs(30), || {
+        heroku.ok(&["logs", "-a", "hk-app", "-n", "200"]).contains("]: from-heroku-run").then_some(())
+    });
+
     heroku.ok(&["ps:scale", "web=2", "-a", "hk-app"]);
     wait_for("two web dynos in `heroku ps`", Duration::from_secs(60), || {
         let ps = heroku.ok(&["ps", "-a", "hk-app"]);
