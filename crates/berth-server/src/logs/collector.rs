@@ -111,7 +111,6 @@ impl Collector {
     async fn follow(&self, id: String, source: Source, follow: bool) {
         let since = self.state.lock().unwrap().cursors.get(&id).copied();
         let mut lines = self.runtime.logs(&id, since, follow);
-        let mut last = since;
         while let Some(item) = lines.next().await {
             let line = match item {
                 Ok(l) => l,
@@ -120,12 +119,16 @@ impl Collector {
                     break;
                 }
             };
-            // The engine resumes on a whole second: skip what was already taken.
-            if last.is_some_and(|t| line.timestamp <= t) {
+            // The engine resumes on a whole second: skip what was already taken. Only
+            // against the resume point: stdout and stderr lines may arrive slightly out
+            // of timestamp order, and every line of a live stream is new.
+            if since.is_some_and(|t| line.timestamp <= t) {
                 continue;
             }
-            last = Some(line.timestamp);
-            self.state.lock().unwrap().cursors.insert(id.clone(), line.timestamp);
+            let mut state = self.state.lock().unwrap();
+            let cursor = state.cursors.entry(id.clone()).or_insert(line.timestamp);
+            *cursor = (*cursor).max(line.timestamp);
+            drop(state);
             self.hub.container_line(&source.app, &source.app_id, &source.dyno, &id, line);
         }
         let mut state = self.state.lock().unwrap();

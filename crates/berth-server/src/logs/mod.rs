@@ -216,7 +216,8 @@ fn write_loop(mut store: LogStore, mut cursors: Cursors, rx: Receiver<WriteOp>) 
                 WriteOp::Append { app, text, cursor } => {
                     batch.entry(app).or_default().push_str(&text);
                     if let Some((id, ts)) = cursor {
-                        cursors.map.insert(id, ts);
+                        let saved = cursors.map.entry(id).or_insert(ts);
+                        *saved = (*saved).max(ts);
                         cursors.dirty = true;
                     }
                 }
