@@ -101,6 +101,16 @@ impl LogHub {
         self.platform(app, "api", format!("Release v{version} created by user {user}"));
     }
 
+    /// An instance's lifecycle, Heroku's words: `berth[web.1]: State changed from starting to up`.
+    pub fn state_changed(&self, app: &str, dyno: &str, from: &str, to: &str) {
+        self.platform(app, dyno, format!("State changed from {from} to {to}"));
+    }
+
+    /// `berth[web.1]: Process exited with status 137`.
+    pub fn process_exited(&self, app: &str, dyno: &str, code: i64) {
+        self.platform(app, dyno, format!("Process exited with status {code}"));
+    }
+
     /// A line the app itself wrote (`app[web.1]: …`), stamped when the engine got it.
     pub fn app_line(&self, app: &str, process: &str, timestamp: DateTime<Utc>, message: impl Into<String>) {
         let line = Line { timestamp, source: Source::App, process: process.to_string(), message: message.into() };

@@ -175,8 +175,10 @@ async fn sweep(state: &AppState) -> Result<(), Box<dyn std::error::Error + Send 
         } else if i.label(MODE) == Some(ATTACHED) && age > 30 && !state.oneoffs.is_live(&i.id) {
             Some("its session is gone")
         } else if i.label(MODE) == Some(DETACHED) && exited && age > 5 {
-            let code = exit_code(&i.status).map(|c| c.to_string()).unwrap_or_else(|| "unknown".into());
-            state.logs.platform(&app, &dyno, format!("Process exited with status {code}"));
+            match exit_code(&i.status) {
+                Some(code) => state.logs.process_exited(&app, &dyno, code),
+                None => state.logs.platform(&app, &dyno, "Process exited"),
+            }
             Some("exited")
         } else {
             None

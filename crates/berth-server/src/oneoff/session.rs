@@ -48,14 +48,14 @@ impl Session {
             Some(code)
         };
         let outcome = tokio::select! {
-            code = from_container => match code {
-                Some(code) => format!("Process exited with status {code}"),
-                None => "Client disconnected; stopping process".to_string(),
-            },
-            () = to_container => "Client disconnected; stopping process".to_string(),
-            () = tokio::time::sleep(self.ttl) => "Stopping process: the max runtime is over".to_string(),
+            code = from_container => code.ok_or("Client disconnected; stopping process"),
+            () = to_container => Err("Client disconnected; stopping process"),
+            () = tokio::time::sleep(self.ttl) => Err("Stopping process: the max runtime is over"),
         };
-        self.logs.platform(&self.app, &self.dyno, outcome);
+        match outcome {
+            Ok(code) => self.logs.process_exited(&self.app, &self.dyno, code),
+            Err(why) => self.logs.platform(&self.app, &self.dyno, why),
+        }
         if let Err(e) = self.runtime.remove(&id).await {
             tracing::warn!(container = %id, error = %e, "could not remove one-off");
         }
