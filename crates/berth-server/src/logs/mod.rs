@@ -38,7 +38,8 @@ enum WriteOp {
     /// with the line so a restart resumes exactly after it.
     Append {
         app: String,
-        text: String,
+        /// Formatted by the writer thread, off the caller's path (the router's, for access lines).
+        line: Arc<Line>,
         cursor: Option<(String, DateTime<Utc>)>,
     },
     Remove {
@@ -145,14 +146,14 @@ impl LogHub {
     }
 
     fn push_with(&self, app: &str, line: Line, cursor: Option<(String, DateTime<Utc>)>) {
-        let text = format!("{line}\n");
+        let line = Arc::new(line);
         {
             let live = self.live.lock().unwrap();
             if let Some(tx) = live.get(app) {
-                let _ = tx.send(Arc::new(line));
+                let _ = tx.send(Arc::clone(&line));
             }
         }
-        match self.writer.try_send(WriteOp::Append { app: app.to_string(), text, cursor }) {
+        match self.writer.try_send(WriteOp::Append { app: app.to_string(), line, cursor }) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
                 self.dropped.fetch_add(1, Ordering::Relaxed);
@@ -223,8 +224,9 @@ fn write_loop(mut store: LogStore, mut cursors: Cursors, rx: Receiver<WriteOp>) 
         let mut op = Some(first);
         while let Some(o) = op.take() {
             match o {
-                WriteOp::Append { app, text, cursor } => {
-                    batch.entry(app).or_default().push_str(&text);
+                WriteOp::Append { app, line, cursor } => {
+                    use std::fmt::Write;
+                    let _ = writeln!(batch.entry(app).or_default(), "{line}");
                     if let Some((id, ts)) = cursor {
                         let saved = cursors.map.entry(id).or_insert(ts);
                         *saved = (*saved).max(ts);
