@@ -153,6 +153,12 @@ fn the_official_heroku_cli_works() {
         heroku.ok(&["logs", "-a", "hk-app", "-n", "200"]).contains("]: from-heroku-run").then_some(())
     });
 
+    // Log drains through Heroku's resource.
+    assert!(heroku.ok(&["drains:add", "syslog://127.0.0.1:5140", "-a", "hk-app"]).contains("Successfully added"));
+    assert!(heroku.ok(&["drains", "-a", "hk-app"]).contains("syslog://127.0.0.1:5140 (d."));
+    heroku.ok(&["drains:remove", "syslog://127.0.0.1:5140", "-a", "hk-app"]);
+    assert!(!heroku.ok(&["drains", "-a", "hk-app"]).contains("5140"));
+
     heroku.ok(&["ps:scale", "web=2", "-a", "hk-app"]);
     wait_for("two web dynos in `heroku ps`", Duration::from_secs(60), || {
         let ps = heroku.ok(&["ps", "-a", "hk-app"]);
