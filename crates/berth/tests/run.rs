@@ -148,6 +148,8 @@ fn one_off_commands_attach_pipe_exit_and_clean_up() {
     let log = server.cli_ok(&["logs", "-a", "runner", "--source", "berth", "-n", "1000"]);
     assert!(log.contains("Starting process with command `sleep 300` by user admin@berth.local"), "{log}");
     assert!(log.contains("Process exited with status 3"), "{log}");
+    assert!(log.contains("]: State changed from starting to up"), "{log}");
+    assert!(log.contains("]: State changed from up to complete"), "{log}");
 
     // Nothing is left behind, and the web instance never noticed.
     wait_for("no one-off containers", Duration::from_secs(15), || server.one_offs().is_empty().then_some(()));

@@ -109,10 +109,12 @@ pub async fn create(
     });
     if !attached {
         state.runtime.run_detached(&spec).await.map_err(|e| ApiError::internal(e.to_string()))?;
+        state.logs.state_changed(&app.name, &dyno, "starting", "up");
         return Ok((StatusCode::CREATED, Json(view)).into_response());
     }
     let attached_io = state.runtime.run_attached(&spec).await.map_err(|e| ApiError::internal(e.to_string()))?;
     state.oneoffs.attach(&attached_io.id);
+    state.logs.state_changed(&app.name, &dyno, "starting", "up");
     let on_upgrade = on_upgrade.expect("checked above");
     let session = Session {
         runtime: Arc::clone(&state.runtime),

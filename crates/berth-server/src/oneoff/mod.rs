@@ -179,6 +179,7 @@ async fn sweep(state: &AppState) -> Result<(), Box<dyn std::error::Error + Send 
                 Some(code) => state.logs.process_exited(&app, &dyno, code),
                 None => state.logs.platform(&app, &dyno, "Process exited"),
             }
+            state.logs.state_changed(&app, &dyno, "up", "complete");
             Some("exited")
         } else {
             None

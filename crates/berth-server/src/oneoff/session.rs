@@ -56,6 +56,7 @@ impl Session {
             Ok(code) => self.logs.process_exited(&self.app, &self.dyno, code),
             Err(why) => self.logs.platform(&self.app, &self.dyno, why),
         }
+        self.logs.state_changed(&self.app, &self.dyno, "up", "complete");
         if let Err(e) = self.runtime.remove(&id).await {
             tracing::warn!(container = %id, error = %e, "could not remove one-off");
         }
