@@ -5,6 +5,7 @@ mod commands;
 mod output;
 
 use clap::{Args, Subcommand};
+use commands::checks;
 
 pub use client::{Client, Credentials};
 
@@ -175,6 +176,27 @@ pub enum Command {
     #[command(name = "ps:restart")]
     PsRestart {
         target: Option<String>,
+        #[command(flatten)]
+        app: AppArg,
+    },
+    /// Show the health check new web instances must pass before taking traffic
+    Checks {
+        #[command(flatten)]
+        app: AppArg,
+        #[command(flatten)]
+        json: JsonArg,
+    },
+    /// Set the web health check: an HTTP path (e.g. /health), or --tcp for "accepts connections"
+    #[command(name = "checks:set")]
+    ChecksSet {
+        #[command(flatten)]
+        check: checks::CheckArgs,
+        #[command(flatten)]
+        app: AppArg,
+    },
+    /// Remove the app's health check (back to app.json's, else TCP)
+    #[command(name = "checks:unset")]
+    ChecksUnset {
         #[command(flatten)]
         app: AppArg,
     },

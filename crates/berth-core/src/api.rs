@@ -115,6 +115,12 @@ pub struct Release {
     pub image: Option<String>,
     /// Berth extension: process type → command (empty command: the image's own).
     pub process_types: ProcessTypes,
+    /// Berth extension: why a failed release failed (release phase, health check, crash).
+    #[serde(default)]
+    pub status_reason: Option<String>,
+    /// Berth extension: when all its instances first proved healthy (`None` while rolling out).
+    #[serde(default)]
+    pub deployed_at: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -164,6 +170,15 @@ pub struct Dyno {
     pub updated_at: Timestamp,
     pub app: IdName,
     pub release: ReleaseRef,
+    /// Berth extension: restarts after crashes (since the server started).
+    #[serde(default)]
+    pub restarts: u32,
+    /// Berth extension: the exit status of its last crash or stop.
+    #[serde(default)]
+    pub exit_code: Option<i64>,
+    /// Berth extension: when it last became healthy.
+    #[serde(default)]
+    pub up_since: Option<Timestamp>,
     /// Berth extension: resource use at the last sample (running instances only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<DynoUsage>,

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod attach;
 pub mod buildpack;
+pub mod health;
 pub mod names;
 pub mod procfile;
 pub mod size;

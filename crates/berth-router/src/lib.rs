@@ -5,6 +5,7 @@
 //! and the router keeps serving the last table on its own if the control plane
 //! stalls. Upstream connections are pooled (one shared hyper client).
 
+mod inflight;
 mod metered;
 pub mod metrics;
 mod pages;

@@ -12,7 +12,7 @@ use arc_swap::ArcSwap;
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::uri::{Authority, PathAndQuery, Scheme};
-use http::{Request, Response, StatusCode, Uri};
+use http::{Method, Request, Response, StatusCode, Uri};
 use http_body_util::{Either, Empty, Full};
 use hyper::body::{Body, Incoming};
 use hyper::service::service_fn;
@@ -21,13 +21,14 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 
+use crate::inflight::{InFlight, Registry, TrackedBody};
 use crate::metered::{Metered, Pending};
 use crate::metrics::{AccessLog, AppStats, RouterStats};
 use crate::pages::page;
 use crate::table::{Route, RouteTable};
 
 type UpstreamBody = Either<Incoming, Empty<Bytes>>;
-pub type ProxyBody = Either<Metered<Incoming>, Full<Bytes>>;
+pub type ProxyBody = Either<Metered<TrackedBody>, Full<Bytes>>;
 
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -64,6 +65,7 @@ pub struct Router {
     app_stats: Mutex<HashMap<String, Arc<AppStats>>>,
     stats: RouterStats,
     access_log: OnceLock<Arc<dyn AccessLog>>,
+    in_flight: Registry,
 }
 
 impl Router {
@@ -82,6 +84,7 @@ impl Router {
             app_stats: Mutex::new(HashMap::new()),
             stats: RouterStats::default(),
             access_log: OnceLock::new(),
+            in_flight: Registry::default(),
         })
     }
 
@@ -104,7 +107,7 @@ impl Router {
     }
 
     /// Replaces the whole route table atomically; in-flight requests finish on the old one.
-    pub fn set_routes(&self, table: RouteTable) {
+    pub fn set_routes(&self, mut table: RouteTable) {
         if !self.table.load().same_routes(&table) {
             {
                 // Counters follow the app across tables; apps that left the table drop theirs.
@@ -117,8 +120,16 @@ impl Router {
                 }
                 *stats = kept;
             }
+            table.attach_counters(&self.in_flight);
+            self.in_flight.retain_routed(|addr| table.routes_to(addr));
             self.table.store(Arc::new(table));
         }
+    }
+
+    /// Requests, streaming responses and upgraded connections open to `addr`
+    /// (a backend being drained is stopped when this reaches zero).
+    pub fn in_flight(&self, addr: SocketAddr) -> usize {
+        self.in_flight.count(addr)
     }
 
     /// The current table (for inspection and tests).
@@ -210,8 +221,15 @@ impl Router {
         let path = parts.uri.path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/"));
         let mut headers = Some(parts.headers);
 
-        let mut backends = route.indexed_rotation().peekable();
-        while let Some((index, backend)) = backends.next() {
+        // A bodyless GET/HEAD/OPTIONS whose connection broke before any answer (e.g.
+        // a backend that just started and overflowed its accept queue) is safe to
+        // send again, so it gets a second round over the backends.
+        let idempotent = replayable && matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+        let rounds = if idempotent { 2 } else { 1 };
+        let mut backends = route.tracked_rotation(rounds).peekable();
+        while let Some((backend, counter)) = backends.next() {
+            let in_flight = counter.map(InFlight::enter);
+            let index = route.backends.iter().position(|b| std::ptr::eq(b, backend));
             let Some(uri) = upstream_uri(backend.addr, &path) else {
                 let resp = page(StatusCode::BAD_REQUEST, "Bad request", "Invalid request target.", request_id_str);
                 return router_answer(pending, ("H27", "Invalid request target"), resp);
@@ -231,21 +249,28 @@ impl Router {
             let Ok(upstream) = upstream.body(upstream_body) else { break };
             match self.client.request(upstream).await {
                 Ok(mut resp) => {
+                    let mut in_flight = in_flight;
                     if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
                         if let Some(client_upgrade) = client_upgrade {
                             let upstream_upgrade = hyper::upgrade::on(&mut resp);
-                            tokio::spawn(tunnel(client_upgrade, upstream_upgrade));
+                            // The tunnel counts as in flight until either side closes it.
+                            tokio::spawn(tunnel(client_upgrade, upstream_upgrade, in_flight.take()));
                         }
                     } else {
                         strip_hop_by_hop(resp.headers_mut());
                     }
                     resp.headers_mut().entry(X_REQUEST_ID).or_insert(request_id);
                     pending.status = resp.status().as_u16();
-                    pending.backend = Some(index);
-                    return resp.map(|body| Either::Left(Metered::new(body, Some(pending))));
+                    pending.backend = index;
+                    return resp
+                        .map(|body| Either::Left(Metered::new(TrackedBody::new(body, in_flight), Some(pending))));
                 }
                 Err(e) if e.is_connect() && replayable => {
                     tracing::debug!(backend = %backend.addr, error = %e, "backend refused, trying the next one");
+                    continue;
+                }
+                Err(e) if idempotent => {
+                    tracing::debug!(backend = %backend.addr, error = %e, "backend failed before answering; retrying");
                     continue;
                 }
                 Err(e) => {
@@ -415,7 +440,7 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
-async fn tunnel(client: hyper::upgrade::OnUpgrade, upstream: hyper::upgrade::OnUpgrade) {
+async fn tunnel(client: hyper::upgrade::OnUpgrade, upstream: hyper::upgrade::OnUpgrade, _in_flight: Option<InFlight>) {
     let (Ok(client), Ok(upstream)) = (client.await, upstream.await) else { return };
     let mut client = TokioIo::new(client);
     let mut upstream = TokioIo::new(upstream);

@@ -7,6 +7,8 @@ use std::sync::{Arc, OnceLock};
 
 use crate::metrics::AppStats;
 
+use crate::inflight::{Counter, Registry};
+
 /// One upstream instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Backend {
@@ -22,19 +24,24 @@ pub struct Route {
     cursor: AtomicUsize,
     /// The app's counters, attached by the router when the table is installed.
     pub(crate) stats: OnceLock<Arc<AppStats>>,
+    /// In-flight counters, one per backend (same order); attached by the router.
+    pub(crate) in_flight: Vec<Counter>,
 }
 
 impl Route {
     /// The backends in round-robin order starting at the next one.
     pub fn rotation(&self) -> impl Iterator<Item = &Backend> {
-        self.indexed_rotation().map(|(_, b)| b)
+        self.tracked_rotation(1).map(|(backend, _)| backend)
     }
 
-    /// [`Route::rotation`] with each backend's index in `backends`.
-    pub fn indexed_rotation(&self) -> impl Iterator<Item = (usize, &Backend)> {
+    /// [`Route::rotation`] `rounds` times over, with each backend's in-flight counter.
+    pub(crate) fn tracked_rotation(&self, rounds: usize) -> impl Iterator<Item = (&Backend, Option<&Counter>)> {
         let n = self.backends.len();
         let start = if n == 0 { 0 } else { self.cursor.fetch_add(1, Ordering::Relaxed) % n };
-        (0..n).map(move |i| ((start + i) % n, &self.backends[(start + i) % n]))
+        (0..n * rounds).map(move |i| {
+            let at = (start + i) % n;
+            (&self.backends[at], self.in_flight.get(at))
+        })
     }
 }
 
@@ -54,8 +61,28 @@ impl RouteTable {
     pub fn insert(&mut self, host: &str, app: &str, backends: Vec<Backend>) {
         self.routes.insert(
             host.to_ascii_lowercase(),
-            Arc::new(Route { app: app.to_string(), backends, cursor: AtomicUsize::new(0), stats: OnceLock::new() }),
+            Arc::new(Route {
+                app: app.to_string(),
+                backends,
+                cursor: AtomicUsize::new(0),
+                in_flight: Vec::new(),
+                stats: OnceLock::new(),
+            }),
         );
+    }
+
+    /// Gives every backend its shared in-flight counter (before the table is published).
+    pub(crate) fn attach_counters(&mut self, registry: &Registry) {
+        for route in self.routes.values_mut() {
+            if let Some(route) = Arc::get_mut(route) {
+                route.in_flight = route.backends.iter().map(|b| registry.counter(b.addr)).collect();
+            }
+        }
+    }
+
+    /// Whether any route sends traffic to `addr`.
+    pub fn routes_to(&self, addr: &SocketAddr) -> bool {
+        self.routes.values().any(|r| r.backends.iter().any(|b| &b.addr == addr))
     }
 
     /// Looks up a Host header value (`Web1.Localhost:8080` works).

@@ -13,11 +13,12 @@ use bollard::errors::Error as BollardError;
 use bollard::image::{BuildImageOptions, ListImagesOptions, RemoveImageOptions};
 use bollard::models::{EndpointSettings, HostConfig, RestartPolicy, RestartPolicyNameEnum};
 use bollard::network::{CreateNetworkOptions, ListNetworksOptions};
+use bollard::system::EventsOptions;
 use bollard::Docker;
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 
-use crate::{Instance, InstanceSpec, InstanceState, JobSpec, Result, Runtime, RuntimeError};
+use crate::{HttpProbe, ImageInfo, Instance, InstanceSpec, InstanceState, JobSpec, Result, Runtime, RuntimeError};
 
 #[derive(Clone)]
 pub struct DockerRuntime {
@@ -122,6 +123,29 @@ impl Runtime for DockerRuntime {
         Ok(removed)
     }
 
+    async fn list_images(&self, labels: &[(&str, &str)]) -> Result<Vec<ImageInfo>> {
+        let options = ListImagesOptions { all: false, filters: label_filters(labels), ..Default::default() };
+        let images = self.docker.list_images(Some(options)).await.map_err(engine)?;
+        Ok(images
+            .into_iter()
+            .map(|i| ImageInfo {
+                id: i.id,
+                tags: i.repo_tags.into_iter().filter(|t| t != "<none>:<none>").collect(),
+                created: DateTime::<Utc>::from_timestamp(i.created, 0).unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    async fn remove_image(&self, image: &str) -> Result<()> {
+        // Not forced: an image some container still uses stays (the engine says 409).
+        let options = RemoveImageOptions { force: false, noprune: false };
+        match self.docker.remove_image(image, Some(options), None).await {
+            Ok(_) => Ok(()),
+            Err(e) if status_code(&e) == Some(404) => Ok(()),
+            Err(e) => Err(engine(e)),
+        }
+    }
+
     async fn image_labels(&self, image: &str) -> Result<Option<BTreeMap<String, String>>> {
         match self.docker.inspect_image(image).await {
             Ok(inspect) => Ok(Some(inspect.config.and_then(|c| c.labels).unwrap_or_default().into_iter().collect())),
@@ -137,10 +161,9 @@ impl Runtime for DockerRuntime {
             memory: Some(memory),
             memory_swap: Some(memory),
             network_mode: Some(spec.network.clone()),
-            restart_policy: Some(RestartPolicy {
-                name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),
-                maximum_retry_count: None,
-            }),
+            // Berth restarts crashed instances itself, with backoff and a record of
+            // each crash; an engine restart policy would hide both.
+            restart_policy: Some(RestartPolicy { name: Some(RestartPolicyNameEnum::NO), maximum_retry_count: None }),
             init: Some(true),
             ..Default::default()
         };
@@ -223,6 +246,64 @@ impl Runtime for DockerRuntime {
 
     async fn accepts_tcp(&self, addr: SocketAddr, timeout: Duration) -> bool {
         matches!(tokio::time::timeout(timeout, tokio::net::TcpStream::connect(addr)).await, Ok(Ok(_)))
+    }
+
+    async fn probe_http(&self, addr: SocketAddr, host: &str, path: &str, timeout: Duration) -> HttpProbe {
+        crate::probe::http_status(addr, host, path, timeout).await
+    }
+
+    async fn tail_logs(&self, id: &str, lines: usize) -> Result<Vec<String>> {
+        let options = LogsOptions::<String> {
+            follow: false,
+            stdout: true,
+            stderr: true,
+            tail: lines.to_string(),
+            ..Default::default()
+        };
+        let mut logs = self.docker.logs(id, Some(options));
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut sender = LineSender::new(tx);
+        while let Some(item) = logs.next().await {
+            match item {
+                Ok(chunk) => sender.push(&String::from_utf8_lossy(&chunk.into_bytes())),
+                Err(e) if status_code(&e) == Some(404) => return Err(RuntimeError::NotFound(format!("instance {id}"))),
+                Err(e) => return Err(engine(e)),
+            }
+        }
+        sender.flush();
+        drop(sender);
+        let mut out = Vec::new();
+        while let Ok(line) = rx.try_recv() {
+            out.push(line);
+        }
+        Ok(out)
+    }
+
+    async fn watch_exits(&self, labels: &[(&str, &str)]) -> Result<tokio::sync::mpsc::UnboundedReceiver<String>> {
+        let mut filters = label_filters(labels);
+        filters.insert("type".to_string(), vec!["container".to_string()]);
+        filters.insert("event".to_string(), vec!["die".to_string()]);
+        let options = EventsOptions::<String> { since: None, until: None, filters };
+        let mut events = self.docker.events(Some(options));
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Some(event) = events.next().await {
+                match event {
+                    Ok(event) => {
+                        if let Some(id) = event.actor.and_then(|a| a.id) {
+                            if tx.send(id).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "engine event stream ended; crashes are noticed by polling");
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(rx)
     }
 
     async fn build_image(

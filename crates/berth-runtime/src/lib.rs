@@ -10,6 +10,7 @@ mod docker_ops;
 mod fake;
 mod fake_ops;
 pub mod ops;
+mod probe;
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -122,6 +123,32 @@ impl Instance {
     pub fn label(&self, key: &str) -> Option<&str> {
         self.labels.get(key).map(String::as_str)
     }
+
+    /// The exit status of a stopped instance, from the engine's status
+    /// (`Exited (137) 2 seconds ago` → 137).
+    pub fn exit_code(&self) -> Option<i64> {
+        let rest = self.status.strip_prefix("Exited (")?;
+        rest.split(')').next()?.trim().parse().ok()
+    }
+}
+
+/// A local image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageInfo {
+    pub id: String,
+    pub tags: Vec<String>,
+    pub created: DateTime<Utc>,
+}
+
+/// The outcome of one HTTP health probe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HttpProbe {
+    /// The instance answered with this status code.
+    Status(u16),
+    /// Nothing accepts connections yet (still booting).
+    Refused,
+    /// Connected, but no valid answer within the timeout (or a malformed one).
+    Failed(String),
 }
 
 #[async_trait]
@@ -135,6 +162,10 @@ pub trait Runtime: Operations + Send + Sync + 'static {
     async fn image_exists(&self, image: &str) -> Result<bool>;
     /// Removes every image carrying all these labels; returns how many.
     async fn remove_images(&self, labels: &[(&str, &str)]) -> Result<usize>;
+    /// Local images carrying all these labels.
+    async fn list_images(&self, labels: &[(&str, &str)]) -> Result<Vec<ImageInfo>>;
+    /// Removes one image by id or tag; absent images are fine, images in use are an error.
+    async fn remove_image(&self, image: &str) -> Result<()>;
     /// The labels of a local image, or `None` when it does not exist.
     async fn image_labels(&self, image: &str) -> Result<Option<BTreeMap<String, String>>>;
     /// Creates and starts an instance; returns its id.
@@ -162,4 +193,11 @@ pub trait Runtime: Operations + Send + Sync + 'static {
     async fn run_job(&self, spec: &JobSpec, output: tokio::sync::mpsc::UnboundedSender<String>) -> Result<i64>;
     /// Whether something accepts TCP connections at an instance address within `timeout`.
     async fn accepts_tcp(&self, addr: SocketAddr, timeout: Duration) -> bool;
+    /// `GET path` on an instance address (`host` as the Host header), within `timeout`.
+    async fn probe_http(&self, addr: SocketAddr, host: &str, path: &str, timeout: Duration) -> HttpProbe;
+    /// The last `lines` lines an instance wrote (stdout and stderr), for failure reports.
+    async fn tail_logs(&self, id: &str, lines: usize) -> Result<Vec<String>>;
+    /// Ids of instances carrying all these labels as they exit, from now on
+    /// (lets the control plane react to a crash at once instead of on its next poll).
+    async fn watch_exits(&self, labels: &[(&str, &str)]) -> Result<tokio::sync::mpsc::UnboundedReceiver<String>>;
 }

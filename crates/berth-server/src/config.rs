@@ -18,9 +18,14 @@ pub struct ServerConfig {
     pub reconcile_interval: Duration,
     /// SIGTERM → SIGKILL grace period when stopping instances.
     pub stop_grace: Duration,
-    /// How long a new web instance may take to accept connections before the
-    /// reconciler stops waiting for it in this pass (it keeps trying later).
-    pub boot_wait: Duration,
+    /// How long a retired web instance may keep finishing in-flight requests
+    /// (and open connections) after it left the routes, before SIGTERM.
+    pub drain_timeout: Duration,
+    /// How long a new instance may take to become healthy when its app
+    /// declares no health check of its own (a check's `boot_timeout` wins).
+    pub boot_timeout: Duration,
+    /// Images of this many recent releases are kept for instant rollbacks.
+    pub keep_releases: usize,
     /// The port app processes listen on inside their containers (`PORT`).
     pub app_port: u16,
     /// A build (compile + image) taking longer than this fails.
@@ -46,8 +51,10 @@ impl ServerConfig {
             domain: "localhost".into(),
             namespace: "berth".into(),
             reconcile_interval: Duration::from_secs(2),
-            stop_grace: Duration::from_secs(10),
-            boot_wait: Duration::from_secs(30),
+            stop_grace: Duration::from_secs(30),
+            drain_timeout: Duration::from_secs(30),
+            boot_timeout: Duration::from_secs(60),
+            keep_releases: 10,
             app_port: 5000,
             build_timeout: Duration::from_secs(15 * 60),
             max_concurrent_builds: 2,

@@ -29,8 +29,8 @@ use crate::state::AppState;
 pub const RESULT_OK: &str = "__BERTH_RESULT__ ok";
 pub const RESULT_FAILED: &str = "__BERTH_RESULT__ failed";
 
-/// How long a deploy waits for the new release to serve before reporting.
-const LAUNCH_WAIT: Duration = Duration::from_secs(60);
+/// How long a deploy follows a rollout beyond its boot timeout before it stops waiting.
+const LAUNCH_MARGIN: Duration = Duration::from_secs(30);
 
 /// The output of a running build: kept in memory while it runs, so any number
 /// of clients can replay and follow it; saved to the store when it ends.
@@ -214,6 +214,14 @@ async fn run_build(
     out.push("-----> Building on the Berth stack");
     let source =
         SourceArchive::from_tar(std::mem::take(&mut request.tar), MAX_SOURCE_BYTES).map_err(|e| e.to_string())?;
+    let health_check = match source.read_file("app.json").map_err(|e| e.to_string())? {
+        Some(json) => berth_core::health::parse_app_json_healthcheck(&json)
+            .map_err(|e| format!("{e}\nFix the `healthchecks` of app.json (see `berth checks --help`)."))?,
+        None => None,
+    };
+    if let Some(check) = &health_check {
+        out.push(format!("-----> Health check from app.json: {}", check.describe()));
+    }
     let hex_id = |s: &str| -> Option<String> {
         (s.len() >= 12 && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_hexdigit())).then(|| s.to_ascii_lowercase())
     };
@@ -277,6 +285,7 @@ async fn run_build(
                 process_types: built.process_types.clone(),
                 config: current.config.clone(),
                 user_id: request.user_id.clone(),
+                health_check: health_check.clone(),
             })
         })
         .await
@@ -288,7 +297,7 @@ async fn run_build(
     }
     state.reconciler.trigger();
     out.push(format!("-----> Launching... released v{}", release.version));
-    wait_for_launch(state, app, release.version, out).await;
+    wait_for_rollout(state, app, &release, |line| out.push(line)).await?;
     out.push(format!("       {} deployed to Berth", state.urls.web_url(&app.name)));
     Ok(release.id)
 }
@@ -320,35 +329,62 @@ pub fn cache_dir(state: &AppState, app: &str) -> std::path::PathBuf {
     state.config.data_dir.join("cache").join(app)
 }
 
-/// Waits (bounded) until the release's web instances take traffic.
-async fn wait_for_launch(state: &AppState, app: &AppRecord, version: i64, out: &LiveOutput) {
-    let wanted = match state.store.list_formation(&app.id).await {
-        Ok(formation) => formation.iter().find(|f| f.process_type == "web").map(|f| f.quantity).unwrap_or(0),
-        Err(_) => 0,
+/// Follows a release's rollout to its end: `Ok` once its instances are all
+/// healthy and serving (or a newer release superseded it), `Err` with the
+/// reason when it failed (the previous release keeps serving).
+pub async fn wait_for_rollout(
+    state: &AppState,
+    app: &AppRecord,
+    release: &berth_store::ReleaseRecord,
+    out: impl Fn(String),
+) -> Result<(), String> {
+    let started = Instant::now();
+    let check = match state.store.app_health_check(&app.id).await.map_err(|e| e.to_string())? {
+        Some(check) => Some(check),
+        None => release.health_check.clone(),
     };
-    if wanted == 0 {
-        return;
+    let boot_timeout = check.as_ref().map_or(state.config.boot_timeout, |c| Duration::from_secs_f64(c.boot_timeout));
+    match &check {
+        Some(check) => out(format!("       Health check: {}", check.describe())),
+        None => out(format!(
+            "       Health check: accepts TCP on $PORT within {}s (set an HTTP check with `berth checks:set`)",
+            boot_timeout.as_secs()
+        )),
     }
-    let version_label = version.to_string();
-    let deadline = Instant::now() + LAUNCH_WAIT;
-    while Instant::now() < deadline {
-        if let Ok(instances) = state.reconciler.instances(app).await {
-            let ready = instances
-                .iter()
-                .filter(|(i, ready)| *ready && i.label(labels::PROCESS) == Some("web"))
-                .filter(|(i, _)| i.label(labels::RELEASE) == Some(version_label.as_str()))
-                .count() as i64;
-            if ready >= wanted {
-                return;
-            }
+    // The reconciler decides within the boot timeout; the margin covers slow engines.
+    let deadline = started + boot_timeout + LAUNCH_MARGIN;
+    loop {
+        let current = state.store.release(&app.id, &release.id).await.map_err(|e| e.to_string())?;
+        if current.deployed_at.is_some() {
+            out(format!("-----> v{} is up ({:.1}s)", release.version, started.elapsed().as_secs_f64()));
+            return Ok(());
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        if current.status == "failed" {
+            let reason = current.status_reason.unwrap_or_else(|| "unknown".to_string());
+            return Err(format!(
+                "Deploy of v{} failed: {reason}\nThe previous release keeps serving. Details: `berth releases:info v{} -a {}`",
+                release.version, release.version, app.name
+            ));
+        }
+        let newest = state.store.current_release(&app.id).await.map_err(|e| e.to_string())?;
+        if newest.version > release.version {
+            out(format!(
+                "-----> v{} was superseded by v{} before it finished rolling out",
+                release.version, newest.version
+            ));
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            out(format!(
+                " !     v{} is not serving yet after {}s; check `berth ps -a {}`",
+                release.version,
+                started.elapsed().as_secs(),
+                app.name
+            ));
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    out.push(format!(
-        " !     v{version} is not serving yet after {}s; check `berth ps -a {}`",
-        LAUNCH_WAIT.as_secs(),
-        app.name
-    ));
 }
 
 #[derive(Debug, Deserialize)]

@@ -24,19 +24,47 @@ pub async fn run(state: &AppState, app: &AppRecord, release: &ReleaseRecord, out
     }
     let command = release.process_types.get("release").cloned().unwrap_or_default();
     out(format!("-----> Running release command: {command}"));
-    let result = execute(state, app, release, &command, &out).await;
-    let ok = match result {
-        Ok(0) => true,
+    // The last lines go into the release's failure reason (`releases:info`).
+    let tail = std::sync::Mutex::new(std::collections::VecDeque::<String>::new());
+    let keep = |line: String| {
+        let mut tail = tail.lock().unwrap();
+        if tail.len() == 20 {
+            tail.pop_front();
+        }
+        tail.push_back(line.trim().to_string());
+        out(line);
+    };
+    let result = execute(state, app, release, &command, &keep).await;
+    let failure = match result {
+        Ok(0) => None,
         Ok(code) => {
             out(format!(" !     Release command exited with status {code}; v{} was not released.", release.version));
-            false
+            Some(format!("release command `{command}` exited with status {code}"))
         }
         Err(e) => {
             out(format!(" !     Release command could not run: {e}"));
-            false
+            Some(format!("release command `{command}` could not run: {e}"))
         }
     };
-    if let Err(e) = state.store.set_release_status(&release.id, ok).await {
+    let ok = failure.is_none();
+    let recorded = match failure {
+        None => state.store.set_release_status(&release.id, true).await,
+        Some(reason) => {
+            let lines: Vec<String> = tail.lock().unwrap().iter().cloned().collect();
+            let reason = if lines.is_empty() {
+                reason
+            } else {
+                format!("{reason}\nLast output lines:\n  {}", lines.join("\n  "))
+            };
+            state.reconciler.events.emit(
+                &app.name,
+                "api",
+                format!("Release v{} failed: {}", release.version, reason.lines().next().unwrap_or_default()),
+            );
+            state.store.fail_release(&release.id, &reason).await
+        }
+    };
+    if let Err(e) = recorded {
         tracing::warn!(app = %app.name, version = release.version, error = %e, "could not record the release phase");
         return false;
     }

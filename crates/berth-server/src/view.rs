@@ -1,7 +1,7 @@
 //! Store records → Heroku-shaped API resources.
 
+use crate::reconcile::DynoStatus;
 use berth_core::api::{self, timestamp, IdEmail, IdName, IdOnly, ReleaseRef};
-use berth_runtime::{Instance, InstanceState};
 use berth_store::{AppRecord, FormationRecord, ReleaseRecord, User};
 
 use crate::reconcile::labels;
@@ -106,6 +106,8 @@ pub fn release(release: &ReleaseRecord, current_version: i64) -> api::Release {
         output_stream_url: None,
         image: release.image.clone(),
         process_types: release.process_types.clone(),
+        status_reason: release.status_reason.clone(),
+        deployed_at: release.deployed_at.map(timestamp),
     }
 }
 
@@ -131,23 +133,8 @@ pub fn formation(f: &FormationRecord, app: &AppRecord, current: &ReleaseRecord) 
 }
 
 /// Heroku dyno states: `starting`, `up`, `crashed`, `down` (plus `restarting`).
-pub fn dyno_state(instance: &Instance, ready: bool) -> &'static str {
-    match instance.state {
-        InstanceState::Running if ready || instance.label(labels::PROCESS) != Some("web") => "up",
-        InstanceState::Running | InstanceState::Created => "starting",
-        InstanceState::Restarting => "restarting",
-        InstanceState::Paused | InstanceState::Removing => "down",
-        InstanceState::Exited | InstanceState::Dead => "crashed",
-    }
-}
-
-pub fn dyno(
-    instance: &Instance,
-    ready: bool,
-    app: &AppRecord,
-    releases: &[ReleaseRecord],
-    sizes: &[FormationRecord],
-) -> api::Dyno {
+pub fn dyno(status: &DynoStatus, app: &AppRecord, releases: &[ReleaseRecord], sizes: &[FormationRecord]) -> api::Dyno {
+    let instance = &status.instance;
     let version: i64 = instance.label(labels::RELEASE).and_then(|v| v.parse().ok()).unwrap_or(0);
     let process_type = instance.label(labels::PROCESS).unwrap_or_default().to_string();
     let release = releases.iter().find(|r| r.version == version);
@@ -162,12 +149,15 @@ pub fn dyno(
         command: release.map(|r| command_of(r, &process_type)).unwrap_or_default(),
         process_type,
         size,
-        state: dyno_state(instance, ready).to_string(),
+        state: status.state.clone(),
         attach_url: None,
         created_at: timestamp(instance.created_at),
         updated_at: timestamp(instance.created_at),
         app: IdName { id: app.id.clone(), name: app.name.clone() },
         release: ReleaseRef { id: release.map(|r| r.id.clone()).unwrap_or_default(), version },
+        restarts: status.restarts,
+        exit_code: status.last_exit_code,
+        up_since: status.up_since.map(timestamp),
         usage: None,
     }
 }

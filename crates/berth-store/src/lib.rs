@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use berth_core::api::ConfigVars;
+use berth_core::health::HealthCheck;
 use berth_core::ProcessTypes;
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -206,6 +207,7 @@ impl Store {
             process_types: ProcessTypes::new(),
             config: ConfigVars::new(),
             user_id: owner_id.to_string(),
+            health_check: None,
         };
         self.insert_release(&mut tx, &id, 1, &initial, now).await?;
         tx.commit().await?;
@@ -300,10 +302,65 @@ impl Store {
         Ok(())
     }
 
+    /// Marks a release failed with the reason (a failed release phase or rollout).
+    /// A release that already deployed stays as it is: its later crashes are the
+    /// instances' business, not the release's.
+    pub async fn fail_release(&self, release_id: &str, reason: &str) -> Result<()> {
+        let _guard = self.write_lock.lock().await;
+        sqlx::query(
+            "UPDATE releases SET status = 'failed', status_reason = ?, updated_at = ?
+             WHERE id = ? AND status != 'failed' AND deployed_at IS NULL",
+        )
+        .bind(reason)
+        .bind(Utc::now())
+        .bind(release_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Records that a succeeded release's instances all proved healthy.
+    pub async fn mark_release_deployed(&self, release_id: &str) -> Result<()> {
+        let _guard = self.write_lock.lock().await;
+        sqlx::query(
+            "UPDATE releases SET deployed_at = ? WHERE id = ? AND status = 'succeeded' AND deployed_at IS NULL",
+        )
+        .bind(Utc::now())
+        .bind(release_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The app's own health check (`checks:set`), overriding the release's app.json.
+    pub async fn app_health_check(&self, app_id: &str) -> Result<Option<HealthCheck>> {
+        let json: Option<String> = sqlx::query_scalar("SELECT health_check FROM apps WHERE id = ?")
+            .bind(app_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .flatten();
+        json.map(|j| serde_json::from_str(&j).map_err(|e| StoreError::Corrupt(e.to_string()))).transpose()
+    }
+
+    pub async fn set_app_health_check(&self, app_id: &str, check: Option<&HealthCheck>) -> Result<()> {
+        let json = check.map(serde_json::to_string).transpose().map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let _guard = self.write_lock.lock().await;
+        sqlx::query("UPDATE apps SET health_check = ?, updated_at = ? WHERE id = ?")
+            .bind(json)
+            .bind(Utc::now())
+            .bind(app_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Release phases interrupted by a server stop: those releases failed.
     pub async fn fail_pending_releases(&self) -> Result<u64> {
         let _guard = self.write_lock.lock().await;
-        let done = sqlx::query("UPDATE releases SET status = 'failed', updated_at = ? WHERE status = 'pending'")
+        let done = sqlx::query(
+            "UPDATE releases SET status = 'failed', status_reason = 'the server stopped during the release phase', updated_at = ?
+             WHERE status = 'pending'",
+        )
             .bind(Utc::now())
             .execute(&self.pool)
             .await?;
@@ -370,9 +427,15 @@ impl Store {
         let config_json = serde_json::to_vec(&new.config).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let process_types =
             serde_json::to_string(&new.process_types).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let health_check = new
+            .health_check
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         sqlx::query(
-            "INSERT INTO releases (id, app_id, version, description, status, image, process_types, config, user_id, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO releases (id, app_id, version, description, status, image, process_types, config, user_id, created_at, updated_at, health_check)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&id)
         .bind(app_id)
@@ -385,6 +448,7 @@ impl Store {
         .bind(&new.user_id)
         .bind(now)
         .bind(now)
+        .bind(health_check)
         .execute(&mut *tx)
         .await?;
         Ok(id)
@@ -556,7 +620,8 @@ const APP_SELECT: &str =
     "SELECT a.id, a.name, a.owner_id, u.email AS owner_email, a.created_at, a.updated_at, a.released_at
      FROM apps a JOIN users u ON u.id = a.owner_id";
 const RELEASE_SELECT: &str = "SELECT r.id, r.app_id, a.name AS app_name, r.version, r.description, r.status, r.image,
-     r.process_types, r.config, r.user_id, COALESCE(u.email, '') AS user_email, r.created_at, r.updated_at
+     r.process_types, r.config, r.user_id, COALESCE(u.email, '') AS user_email, r.created_at, r.updated_at,
+     r.status_reason, r.deployed_at, r.health_check
      FROM releases r JOIN apps a ON a.id = r.app_id LEFT JOIN users u ON u.id = r.user_id";
 const FORMATION_SELECT: &str =
     "SELECT id, app_id, process_type, quantity, size, restart_generation, created_at, updated_at FROM formations";

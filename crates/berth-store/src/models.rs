@@ -1,6 +1,7 @@
 //! Records as the store hands them out (decrypted, parsed).
 
 use berth_core::api::ConfigVars;
+use berth_core::health::HealthCheck;
 use berth_core::ProcessTypes;
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::SqliteRow;
@@ -57,13 +58,15 @@ impl AppRecord {
 }
 
 /// What a caller supplies to make a release; the store assigns id and version.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct NewRelease {
     pub description: String,
     pub image: Option<String>,
     pub process_types: ProcessTypes,
     pub config: ConfigVars,
     pub user_id: String,
+    /// The `web` check from the source's app.json.
+    pub health_check: Option<HealthCheck>,
 }
 
 impl NewRelease {
@@ -74,7 +77,7 @@ impl NewRelease {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ReleaseRecord {
     pub id: String,
     pub app_id: String,
@@ -89,6 +92,11 @@ pub struct ReleaseRecord {
     pub user_email: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Why a failed release failed (release phase, health check, crash).
+    pub status_reason: Option<String>,
+    /// When its instances first all proved healthy; `None` while rolling out.
+    pub deployed_at: Option<DateTime<Utc>>,
+    pub health_check: Option<HealthCheck>,
 }
 
 impl ReleaseRecord {
@@ -112,6 +120,12 @@ impl ReleaseRecord {
             user_email: row.try_get("user_email")?,
             created_at: row.try_get("created_at")?,
             updated_at: row.try_get("updated_at")?,
+            status_reason: row.try_get("status_reason")?,
+            deployed_at: row.try_get("deployed_at")?,
+            health_check: row
+                .try_get::<Option<String>, _>("health_check")?
+                .map(|j| serde_json::from_str(&j).map_err(|e| StoreError::Corrupt(e.to_string())))
+                .transpose()?,
         })
     }
 
@@ -123,6 +137,7 @@ impl ReleaseRecord {
             process_types: self.process_types.clone(),
             config,
             user_id: user_id.to_string(),
+            health_check: self.health_check.clone(),
         }
     }
 }

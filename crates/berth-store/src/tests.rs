@@ -17,8 +17,40 @@ fn deploy(image: &str, types: &[(&str, &str)], user: &User) -> impl FnOnce(&Rele
             process_types: types,
             config: current.config.clone(),
             user_id,
+            health_check: None,
         })
     }
+}
+
+#[tokio::test]
+async fn failed_rollouts_fall_back_to_the_last_deployed_release() {
+    let (store, admin) = store().await;
+    let app = store.create_app("web1", &admin.id).await.unwrap();
+    let v2 = store.create_release_from_current(&app.id, deploy("img:2", &[("web", "serve")], &admin)).await.unwrap();
+    assert!(v2.deployed_at.is_none(), "a new release is rolling out");
+    store.mark_release_deployed(&v2.id).await.unwrap();
+    let v3 = store.create_release_from_current(&app.id, deploy("img:3", &[("web", "serve")], &admin)).await.unwrap();
+    assert_eq!(store.current_release(&app.id).await.unwrap().version, 3);
+    store.fail_release(&v3.id, "web.1 failed its health check").await.unwrap();
+    let v3 = store.release(&app.id, "v3").await.unwrap();
+    assert_eq!((v3.status.as_str(), v3.status_reason.as_deref()), ("failed", Some("web.1 failed its health check")));
+    assert_eq!(store.current_release(&app.id).await.unwrap().version, 2);
+    // A deployed release is never failed afterwards.
+    store.fail_release(&v2.id, "late crash").await.unwrap();
+    assert_eq!(store.release(&app.id, "v2").await.unwrap().status, "succeeded");
+    assert!(store.release(&app.id, "v2").await.unwrap().deployed_at.is_some());
+}
+
+#[tokio::test]
+async fn app_health_checks_round_trip() {
+    let (store, admin) = store().await;
+    let app = store.create_app("web1", &admin.id).await.unwrap();
+    assert_eq!(store.app_health_check(&app.id).await.unwrap(), None);
+    let check = HealthCheck { path: Some("/health".into()), attempts: 2, ..Default::default() };
+    store.set_app_health_check(&app.id, Some(&check)).await.unwrap();
+    assert_eq!(store.app_health_check(&app.id).await.unwrap(), Some(check));
+    store.set_app_health_check(&app.id, None).await.unwrap();
+    assert_eq!(store.app_health_check(&app.id).await.unwrap(), None);
 }
 
 #[tokio::test]

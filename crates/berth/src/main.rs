@@ -43,8 +43,17 @@ struct ServerArgs {
     #[arg(long, default_value_t = 2)]
     reconcile_interval: u64,
     /// Seconds between SIGTERM and SIGKILL when stopping instances
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 30)]
     stop_grace: u64,
+    /// Seconds a replaced web instance may finish in-flight requests and open connections before SIGTERM
+    #[arg(long, default_value_t = 30)]
+    drain_timeout: u64,
+    /// Seconds a new instance may take to become healthy (when the app sets no check of its own)
+    #[arg(long, default_value_t = 60)]
+    boot_timeout: u64,
+    /// Keep the images of this many recent releases (rollbacks to them need no rebuild)
+    #[arg(long, default_value_t = 10)]
+    keep_releases: usize,
     /// Minutes a build may take before it fails
     #[arg(long, default_value_t = 15)]
     build_timeout: u64,
@@ -103,6 +112,9 @@ fn server_config(args: ServerArgs) -> berth_server::ServerConfig {
     config.namespace = args.namespace;
     config.reconcile_interval = Duration::from_secs(args.reconcile_interval.max(1));
     config.stop_grace = Duration::from_secs(args.stop_grace);
+    config.drain_timeout = Duration::from_secs(args.drain_timeout);
+    config.boot_timeout = Duration::from_secs(args.boot_timeout.max(1));
+    config.keep_releases = args.keep_releases.max(1);
     config.build_timeout = Duration::from_secs(args.build_timeout.max(1) * 60);
     config.max_concurrent_builds = args.max_concurrent_builds.max(1);
     config.build_ca_files = args.build_ca_files;

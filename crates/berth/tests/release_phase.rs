@@ -42,12 +42,14 @@ fn release_phase_gates_the_release() {
     assert_eq!((releases[0]["version"].as_i64(), releases[0]["status"].as_str()), (Some(4), Some("failed")));
     assert_eq!(releases[1]["current"], true);
     assert!(server.app_json("phased").is_some(), "v3 keeps serving");
+    let info = server.cli_ok(&["releases:info", "v4", "-a", "phased"]);
+    assert!(info.contains("exited with status 3") && info.contains("migrating before on release.4"), "{info}");
 
     // A passing one: released, and a later config change runs it again before serving.
     commit_procfile(repo.path(), "web: python3 -u /app/app.py\nrelease: echo \"migrated $GREETING\"\n");
     let (ok, output) = git_push(repo.path());
     assert!(ok, "{output}");
-    assert!(output.contains("migrated before") && output.contains("released v5"), "{output}");
+    assert!(output.contains("migrated before") && output.contains("v5 is up"), "{output}");
     server.cli_ok(&["config:set", "-a", "phased", "GREETING=after"]);
     wait_for("v6 to pass its release phase and serve", Duration::from_secs(60), || {
         let releases = server.cli_json(&["releases", "-a", "phased"]);

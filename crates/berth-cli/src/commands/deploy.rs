@@ -27,5 +27,5 @@ pub async fn image(client: &Client, app: &str, image: &str, processes: &[String]
     let release: Release =
         client.post(&format!("{}/releases", app_path(app)?), &body).await.inspect_err(|_| eprintln!("failed"))?;
     eprintln!("done, v{}", release.version);
-    Ok(())
+    super::rollout::follow(client, app, release.version).await
 }

@@ -4,6 +4,7 @@ mod apps;
 mod auth;
 mod buildpacks;
 mod builds;
+pub mod checks;
 mod config;
 mod deploy;
 mod drains;
@@ -12,6 +13,7 @@ mod logs;
 mod metrics;
 mod ps;
 mod releases;
+mod rollout;
 mod run;
 
 use crate::{AppArg, CliError, Client, Command};
@@ -38,6 +40,9 @@ pub async fn dispatch(client: &Client, command: Command) -> Result<(), CliError>
             Some(image) => deploy::image(client, &resolve_app(&app)?, &image, &processes).await,
             None => builds::deploy_dir(client, &resolve_app(&app)?, dir.as_deref()).await,
         },
+        Command::Checks { app, json } => checks::show(client, &resolve_app(&app)?, json.json).await,
+        Command::ChecksSet { check, app } => checks::set(client, &resolve_app(&app)?, &check).await,
+        Command::ChecksUnset { app } => checks::unset(client, &resolve_app(&app)?).await,
         Command::Buildpacks { app } => buildpacks::list(client, &resolve_app(&app)?).await,
         Command::BuildpacksSet { url, app } => buildpacks::set(client, &resolve_app(&app)?, &url).await,
         Command::BuildpacksAdd { url, app } => buildpacks::add(client, &resolve_app(&app)?, &url).await,

@@ -28,15 +28,20 @@ pub async fn list(client: &Client, app: &str, json: bool) -> Result<(), CliError
                 d.name.clone(),
                 d.state.clone(),
                 format!("v{}", d.release.version),
+                d.up_since.as_deref().map_or_else(|| "-".to_string(), output::age),
+                d.restarts.to_string(),
+                d.exit_code.map_or_else(|| "-".to_string(), |c| c.to_string()),
                 d.size.clone(),
-                output::age(&d.created_at),
                 usage_cpu(d),
                 usage_memory(d),
                 d.command.clone(),
             ]
         })
         .collect();
-    output::table(&["NAME", "STATE", "RELEASE", "SIZE", "CREATED", "CPU", "MEMORY", "COMMAND"], rows);
+    output::table(
+        &["NAME", "STATE", "RELEASE", "UP", "RESTARTS", "LAST EXIT", "SIZE", "CPU", "MEMORY", "COMMAND"],
+        rows,
+    );
     Ok(())
 }
 

@@ -54,15 +54,27 @@ pub async fn info(client: &Client, app: &str, release: Option<String>, json: boo
         .iter()
         .map(|(t, c)| if c.is_empty() { format!("{t}: (image default)") } else { format!("{t}: {c}") })
         .collect();
+    let status = match (&release.deployed_at, release.status.as_str()) {
+        (Some(at), _) => format!("{} (deployed {at})", release.status),
+        (None, "succeeded") => "succeeded (rolling out)".to_string(),
+        (None, other) => other.to_string(),
+    };
     output::key_values(&[
         ("Description", release.description.clone()),
-        ("Status", release.status.clone()),
+        ("Status", status),
         ("Current", release.current.to_string()),
         ("Image", release.image.clone().unwrap_or_else(|| "none".into())),
         ("Processes", processes.join("; ")),
         ("By", release.user.email.clone()),
         ("When", release.created_at.clone()),
     ]);
+    if let Some(reason) = &release.status_reason {
+        println!();
+        println!("Why it failed:");
+        for line in reason.lines() {
+            println!("  {line}");
+        }
+    }
     Ok(())
 }
 
@@ -84,7 +96,7 @@ pub async fn rollback(client: &Client, app: &str, release: Option<String>) -> Re
     let release: Release =
         client.post(&format!("{}/releases", app_path(app)?), &body).await.inspect_err(|_| eprintln!("failed"))?;
     eprintln!("done, v{}", release.version);
-    Ok(())
+    super::rollout::follow(client, app, release.version).await
 }
 
 fn urlencode(segment: &str) -> String {

@@ -180,6 +180,63 @@ async fn upgrades_tunnel_bytes_both_ways() {
     assert_eq!(&echo, b"ping");
 }
 
+async fn wait_in_flight(router: &Router, addr: SocketAddr, want: usize) {
+    for _ in 0..200 {
+        if router.in_flight(addr) == want {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("in-flight count of {addr} stayed {} (wanted {want})", router.in_flight(addr));
+}
+
+#[tokio::test]
+async fn counts_open_tunnels_and_streaming_responses_per_backend() {
+    let one = backend("one").await;
+    let mut table = RouteTable::new();
+    table.insert("ws.test", "ws", vec![b(one, "web.1")]);
+    let (router, addr) = start_router(table).await;
+    assert_eq!(router.in_flight(one), 0);
+
+    // An upgraded connection stays in flight, even after the backend left the table.
+    let mut tunnel = TcpStream::connect(addr).await.unwrap();
+    tunnel
+        .write_all(b"GET /ws HTTP/1.1\r\nhost: ws.test\r\nconnection: upgrade\r\nupgrade: echo\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 512];
+    let _ = tunnel.read(&mut buf).await.unwrap();
+    wait_in_flight(&router, one, 1).await;
+    router.set_routes(RouteTable::new());
+    assert_eq!(router.in_flight(one), 1, "draining keeps counting the open tunnel");
+    drop(tunnel);
+    wait_in_flight(&router, one, 0).await;
+
+    // A response whose body has not finished is in flight until it does.
+    let slow = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let slow_addr = slow.local_addr().unwrap();
+    let (release_tx, release_rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let (mut stream, _) = slow.accept().await.unwrap();
+        let mut buf = [0u8; 1024];
+        let _ = stream.read(&mut buf).await.unwrap();
+        stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nhello").await.unwrap();
+        let _ = release_rx.await;
+        stream.write_all(b"world").await.unwrap();
+    });
+    let mut table = RouteTable::new();
+    table.insert("slow.test", "slow", vec![b(slow_addr, "web.1")]);
+    router.set_routes(table);
+    let mut client = TcpStream::connect(addr).await.unwrap();
+    client.write_all(b"GET / HTTP/1.1\r\nhost: slow.test\r\nconnection: close\r\n\r\n").await.unwrap();
+    wait_in_flight(&router, slow_addr, 1).await;
+    release_tx.send(()).unwrap();
+    let mut resp = String::new();
+    client.read_to_string(&mut resp).await.unwrap();
+    assert!(resp.ends_with("helloworld"), "{resp}");
+    wait_in_flight(&router, slow_addr, 0).await;
+}
+
 #[test]
 fn authorities_are_written_like_display() {
     for addr in ["127.0.0.1:80", "0.0.0.0:0", "10.20.30.40:8080", "255.255.255.255:65535", "[::1]:3000"] {
@@ -282,4 +339,46 @@ async fn wait_entries(sink: &Collect, n: usize) -> Vec<String> {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     panic!("only {:?}", sink.0.lock().unwrap());
+}
+
+/// A backend whose first connection is reset without an answer (like a process
+/// that just started and overflowed its accept queue); later ones are served.
+async fn flaky_backend() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (first, _) = listener.accept().await.unwrap();
+        drop(first);
+        loop {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 8192];
+                let _ = stream.read(&mut buf).await;
+                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok").await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn idempotent_requests_are_retried_when_a_connection_breaks_before_the_answer() {
+    let mut table = RouteTable::new();
+    table.insert("flaky.test", "flaky", vec![b(flaky_backend().await, "web.1")]);
+    let (_router, addr) = start_router(table).await;
+    let (status, body) = get(addr, "flaky.test", "").await;
+    assert_eq!(status, 200, "{body}");
+
+    // A request with a body is never sent twice.
+    let mut table = RouteTable::new();
+    table.insert("flaky.test", "flaky", vec![b(flaky_backend().await, "web.1")]);
+    _router.set_routes(table);
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(b"POST /x HTTP/1.1\r\nhost: flaky.test\r\ncontent-length: 2\r\nconnection: close\r\n\r\nhi")
+        .await
+        .unwrap();
+    let mut resp = String::new();
+    stream.read_to_string(&mut resp).await.unwrap();
+    assert!(resp.starts_with("HTTP/1.1 502"), "{resp}");
 }

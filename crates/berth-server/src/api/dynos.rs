@@ -21,10 +21,10 @@ pub async fn list(
     let instances = state.reconciler.instances(&app).await.map_err(|e| ApiError::internal(e.to_string()))?;
     let mut dynos: Vec<api::Dyno> = instances
         .iter()
-        .map(|(i, ready)| {
-            let mut dyno = view::dyno(i, *ready, &app, &releases, &formation);
-            crate::oneoff::decorate(&mut dyno, i);
-            dyno.usage = state.sampler.get(&i.id).map(crate::metrics::usage);
+        .map(|status| {
+            let mut dyno = view::dyno(status, &app, &releases, &formation);
+            crate::oneoff::decorate(&mut dyno, &status.instance);
+            dyno.usage = state.sampler.get(&status.instance.id).map(crate::metrics::usage);
             dyno
         })
         .collect();
@@ -97,14 +97,16 @@ pub async fn restart_one(
     let instances = state.reconciler.instances(&app).await.map_err(|e| ApiError::internal(e.to_string()))?;
     let targets: Vec<&str> = instances
         .iter()
-        .filter(|(i, _)| i.label(labels::DYNO) == Some(dyno.as_str()) || i.id == dyno)
-        .map(|(i, _)| i.id.as_str())
+        .map(|s| &s.instance)
+        .filter(|i| i.label(labels::DYNO) == Some(dyno.as_str()) || i.id == dyno)
+        .map(|i| i.id.as_str())
         .collect();
     if targets.is_empty() {
         return Err(ApiError::not_found(format!("Couldn't find that dyno ({dyno}).")));
     }
+    // A replacement starts and proves healthy before the instance is retired.
     for id in targets {
-        state.reconciler.remove_instance(id).await.map_err(|e| ApiError::internal(e.to_string()))?;
+        state.reconciler.replace_instance(id);
     }
     tracing::info!(app = %app.name, user = %caller.user.email, dyno, "dyno restart requested");
     state.logs.platform(&app.name, "api", format!("Restart {dyno} by user {}", caller.user.email));

@@ -22,8 +22,19 @@ pub async fn prometheus(State(state): State<AppState>, caller: CurrentUser) -> A
             "Server metrics cover every app: only platform admins may read them.",
         ));
     }
+    let apps = state.store.list_apps().await?;
+    let mut restarts = Vec::new();
+    for app in &apps {
+        for d in state.reconciler.instances(app).await.map_err(|e| ApiError::internal(e.to_string()))? {
+            let dyno = d.instance.label(crate::reconcile::labels::DYNO).unwrap_or_default().to_string();
+            if d.instance.label(crate::reconcile::labels::NAMESPACE).is_some() {
+                restarts.push((app.name.clone(), dyno, d.restarts));
+            }
+        }
+    }
     let facts = ServerFacts {
-        apps: state.store.list_apps().await?.len(),
+        apps: apps.len(),
+        restarts,
         log_lines_dropped: state.logs.dropped(),
         drains: state.drains.counters(),
     };
@@ -49,17 +60,25 @@ pub async fn app(
         metrics.p95_ms = s.latency.quantile_ms(0.95);
         metrics.p99_ms = s.latency.quantile_ms(0.99);
     }
+    let restarts: std::collections::HashMap<String, u32> = state
+        .reconciler
+        .instances(&app)
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .into_iter()
+        .filter_map(|d| Some((d.instance.label(crate::reconcile::labels::DYNO)?.to_string(), d.restarts)))
+        .collect();
     metrics.instances = state
         .sampler
         .all()
         .into_iter()
         .filter(|s| s.app == app.name)
         .map(|s| InstanceMetrics {
-            dyno: s.dyno,
             cpu_percent: (s.stats.cpu_percent * 10.0).round() / 10.0,
             memory_bytes: s.stats.memory_bytes,
             memory_limit_bytes: s.stats.memory_limit_bytes,
-            restarts: s.stats.restart_count,
+            restarts: restarts.get(&s.dyno).copied().map_or(0, u64::from),
+            dyno: s.dyno,
         })
         .collect();
     Ok(Json(metrics))

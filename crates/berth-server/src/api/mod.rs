@@ -5,6 +5,7 @@ mod apps;
 mod body;
 mod buildpacks;
 mod builds;
+mod checks;
 mod config_vars;
 mod drains;
 mod dynos;
@@ -36,6 +37,7 @@ pub fn router(state: AppState) -> Router {
         .route("/apps/{app}/addons", get(apps::addons))
         .route("/apps/{app}/collaborators", get(apps::collaborators))
         .route("/apps/{app}/domains", get(apps::domains))
+        .route("/apps/{app}/checks", get(checks::show).put(checks::update).delete(checks::remove))
         .route("/apps/{app}/config-vars", get(config_vars::show).patch(config_vars::update))
         .route("/apps/{app}/releases", get(releases::list).post(releases::create))
         .route("/apps/{app}/releases/{release}", get(releases::show))

@@ -86,6 +86,7 @@ pub async fn create(
                     process_types,
                     config: current.config.clone(),
                     user_id,
+                    health_check: None,
                 },
                 // A rollback restores the old release's image, processes and config.
                 Change::Rollback(target) => {
@@ -96,6 +97,7 @@ pub async fn create(
                         process_types: target.process_types,
                         config: target.config,
                         user_id,
+                        health_check: target.health_check,
                     }
                 }
             })

@@ -19,6 +19,8 @@ pub struct ServerFacts {
     pub log_lines_dropped: u64,
     /// (app, drain id, delivered, dropped)
     pub drains: Vec<(String, String, u64, u64)>,
+    /// (app, dyno, restarts after crashes): the reconciler's count (the engine does not restart).
+    pub restarts: Vec<(String, String, u32)>,
 }
 
 fn escape(value: &str) -> String {
@@ -113,8 +115,10 @@ pub fn render(router: &Router, sampler: &Sampler, facts: &ServerFacts) -> String
     per_instance(&mut out, "berth_instance_memory_bytes", &|s| Some(s.memory_bytes as f64));
     family(&mut out, "berth_instance_memory_limit_bytes", "gauge", "Memory limit of an instance.");
     per_instance(&mut out, "berth_instance_memory_limit_bytes", &|s| s.memory_limit_bytes.map(|l| l as f64));
-    family(&mut out, "berth_instance_restarts_total", "counter", "Engine restarts of an instance's container.");
-    per_instance(&mut out, "berth_instance_restarts_total", &|s| Some(s.restart_count as f64));
+    family(&mut out, "berth_instance_restarts_total", "counter", "Restarts of an instance after crashes.");
+    for (app, dyno, n) in &facts.restarts {
+        let _ = writeln!(out, "berth_instance_restarts_total{{app=\"{}\",dyno=\"{}\"}} {n}", escape(app), escape(dyno));
+    }
 
     family(&mut out, "berth_drain_lines_total", "counter", "Log lines delivered to a drain.");
     for (app, id, delivered, _) in &facts.drains {
@@ -187,7 +191,12 @@ pub(crate) mod tests {
         table.insert("a.test", "a", vec![]);
         router.set_routes(table);
         let sampler = Sampler::default();
-        let facts = ServerFacts { apps: 1, log_lines_dropped: 0, drains: vec![("a".into(), "d1".into(), 5, 1)] };
+        let facts = ServerFacts {
+            apps: 1,
+            log_lines_dropped: 0,
+            drains: vec![("a".into(), "d1".into(), 5, 1)],
+            restarts: vec![("a".into(), "web.1".into(), 2)],
+        };
         let text = render(&router, &sampler, &facts);
         let samples = parse(&text).unwrap();
         let get = |name: &str, label: Option<(&str, &str)>| {
@@ -200,6 +209,7 @@ pub(crate) mod tests {
         assert_eq!(get("berth_router_requests_total", Some(("status", "2xx"))), Some(0.0));
         assert_eq!(get("berth_router_request_duration_seconds_bucket", Some(("le", "+Inf"))), Some(0.0));
         assert_eq!(get("berth_drain_dropped_total", Some(("drain", "d1"))), Some(1.0));
+        assert_eq!(get("berth_instance_restarts_total", Some(("dyno", "web.1"))), Some(2.0));
         assert!(parse("nope 1").is_err(), "undeclared families are rejected");
         assert!(parse("# TYPE x gauge\nx{a=\"1\" 2").is_err());
     }

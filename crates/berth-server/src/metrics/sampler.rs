@@ -1,5 +1,5 @@
-//! Samples every running instance's resource use (CPU, memory, limit,
-//! restarts) every few seconds, so `ps` and `/metrics` read a cache instead of
+//! Samples every running instance's resource use (CPU, memory, limit) every
+//! few seconds, so `ps` and `/metrics` read a cache instead of
 //! waiting on the engine (a stats call takes about a second).
 
 use std::collections::HashMap;

@@ -131,10 +131,14 @@ pub fn decorate(dyno: &mut api::Dyno, instance: &Instance) {
     if let Some(size) = instance.label(SIZE) {
         dyno.size = size.to_string();
     }
-    // A one-off that ended did not crash: it is done (and about to be removed).
-    if matches!(instance.state, InstanceState::Exited | InstanceState::Dead) {
-        dyno.state = "down".to_string();
+    // The reconciler does not track one-offs: their state is the engine's. One that
+    // ended did not crash: it is done (and about to be removed).
+    dyno.state = match instance.state {
+        InstanceState::Running => "up",
+        InstanceState::Created => "starting",
+        _ => "down",
     }
+    .to_string();
 }
 
 /// Removes one-offs whose time is up, attached ones whose session is gone (a

@@ -1,27 +1,40 @@
 //! The reconcile loop: converges the engine toward the desired state in the store.
 //!
 //! Desired state (current release + formation per app) lives only in the store.
-//! Each pass lists this server's instances (by the `io.berth.namespace` label),
-//! matches them to desired slots ([`plan`]), creates and starts what is missing,
-//! waits for new web instances to accept connections, publishes routes, and only
-//! then stops what is obsolete. A restarted server adopts running instances.
+//! A global pass lists this server's instances (by the `io.berth.namespace`
+//! label), cleans up after destroyed apps and kicks one task per app. An app's
+//! task ([`rollout`]) never blocks other apps: it creates what is missing,
+//! health-checks new instances, swaps the routes when they are all healthy,
+//! and retires what is obsolete through [`drain`] (out of the routes, wait for
+//! in-flight requests, SIGTERM, SIGKILL after the grace period). While work is
+//! pending (booting instances, crash backoff) the app's task comes back on its
+//! own within milliseconds; nothing waits with fixed sleeps.
 
+mod drain;
+pub mod events;
+mod gc;
 pub mod labels;
 pub mod plan;
+mod rollout;
+mod tracking;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::{Duration, Instant};
 
 use berth_router::{Backend, RouteTable, Router};
-use berth_runtime::{Instance, InstanceSpec, InstanceState, Runtime};
-use berth_store::{AppRecord, ReleaseRecord, Store, NON_FORMATION_TYPES};
+use berth_runtime::{Instance, InstanceState, Runtime};
+use berth_store::{AppRecord, ReleaseRecord, Store};
+use chrono::{DateTime, Utc};
 use futures_util::future::join_all;
 use tokio::sync::{Mutex, Notify};
+use tokio::task::JoinHandle;
 
 use crate::config::ServerConfig;
-use plan::{plan, Slot};
+use events::Events;
+use tracking::Tracked;
 
 /// Sources `/app/.profile.d/*.sh`, then runs the command given as `$0`. bash
 /// execs a simple command in place (dash does not), so SIGTERM from a stop
@@ -42,24 +55,58 @@ pub(crate) fn dyno_env(release: &ReleaseRecord, port: u16, dyno: &str) -> Vec<(S
     env
 }
 
+/// One app's work queue: a lock (one task per app at a time), a dirty flag (a
+/// kick while the task runs makes it run again) and its next scheduled wake-up.
+#[derive(Default)]
+struct AppWork {
+    lock: Arc<Mutex<()>>,
+    dirty: AtomicBool,
+    wake_at: StdMutex<Option<Instant>>,
+}
+
+/// An instance as `ps` shows it.
+#[derive(Debug, Clone)]
+pub struct DynoStatus {
+    pub instance: Instance,
+    /// starting, up, crashed, restarting, stopping (draining), down.
+    pub state: String,
+    pub restarts: u32,
+    pub last_exit_code: Option<i64>,
+    pub up_since: Option<DateTime<Utc>>,
+}
+
 pub struct Reconciler {
     store: Store,
     runtime: Arc<dyn Runtime>,
     router: Arc<Router>,
     config: Arc<ServerConfig>,
     wake: Notify,
-    /// One pass at a time; app teardown waits for the pass in progress.
-    pass_lock: Mutex<()>,
-    /// Instances that have accepted a TCP connection on `$PORT`.
-    ready: StdMutex<HashSet<String>>,
+    work: StdMutex<HashMap<String, Arc<AppWork>>>,
+    /// Per instance id: health, crashes, backoff.
+    tracked: StdMutex<HashMap<String, Tracked>>,
+    /// Instances being retired (draining, then stopping): no pass touches them.
+    retiring: StdMutex<HashSet<String>>,
+    /// Instances to replace one by one (`ps:restart web.1`): a new instance
+    /// takes the slot and the old one is retired once the new one is healthy.
+    replacing: StdMutex<HashSet<String>>,
+    /// Drain tasks started by passes (awaited by [`Reconciler::reconcile_once`]).
+    drains: StdMutex<Vec<JoinHandle<()>>>,
     /// app name → backends currently published to the router.
     routes: StdMutex<BTreeMap<String, Vec<Backend>>>,
+    pub events: Events,
 }
 
-/// What one app's pass left undone (so the loop comes back sooner).
+/// What one app's task left undone.
 #[derive(Debug, Default, Clone, Copy)]
-struct AppOutcome {
-    pending: bool,
+pub(crate) struct AppOutcome {
+    /// Come back after this long (booting instances, crash backoff).
+    pub again_in: Option<Duration>,
+}
+
+impl AppOutcome {
+    fn again(&mut self, after: Duration) {
+        self.again_in = Some(self.again_in.map_or(after, |d| d.min(after)));
+    }
 }
 
 impl Reconciler {
@@ -70,9 +117,13 @@ impl Reconciler {
             router,
             config,
             wake: Notify::new(),
-            pass_lock: Mutex::new(()),
-            ready: StdMutex::new(HashSet::new()),
+            work: StdMutex::new(HashMap::new()),
+            tracked: StdMutex::new(HashMap::new()),
+            retiring: StdMutex::new(HashSet::new()),
+            replacing: StdMutex::new(HashSet::new()),
+            drains: StdMutex::new(Vec::new()),
             routes: StdMutex::new(BTreeMap::new()),
+            events: Events::default(),
         })
     }
 
@@ -81,173 +132,181 @@ impl Reconciler {
         self.wake.notify_one();
     }
 
-    /// Runs passes forever: on trigger, on a timer, and sooner while work is pending.
+    /// Runs passes forever: on trigger, on engine exit events, and on a timer.
     pub async fn run(self: Arc<Self>) {
+        match self.runtime.watch_exits(&self.namespace_filter()).await {
+            Ok(mut exits) => {
+                let this = Arc::clone(&self);
+                tokio::spawn(async move {
+                    while let Some(id) = exits.recv().await {
+                        this.unroute(&id);
+                        this.trigger();
+                    }
+                });
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot watch instance exits; crashes are noticed by polling"),
+        }
         loop {
-            let pending = match self.reconcile_once().await {
-                Ok(pending) => pending,
-                Err(e) => {
-                    tracing::warn!(error = %e, "reconcile pass failed; retrying");
-                    true
+            match self.global_pass().await {
+                Ok(apps) => {
+                    for app in apps {
+                        self.kick(app);
+                    }
                 }
-            };
-            let wait = if pending { Duration::from_millis(500) } else { self.config.reconcile_interval };
+                Err(e) => tracing::warn!(error = %e, "reconcile pass failed; retrying"),
+            }
             tokio::select! {
                 _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(wait) => {}
+                _ = tokio::time::sleep(self.config.reconcile_interval) => {}
             }
         }
     }
 
-    fn namespace_filter(&self) -> [(&str, &str); 1] {
-        [(labels::NAMESPACE, self.config.namespace.as_str())]
+    /// Takes an instance that just exited out of the routes at once, before the
+    /// pass that handles its exit (so no request meets its closed port).
+    fn unroute(&self, id: &str) {
+        let addr = {
+            let mut tracked = self.tracked.lock().unwrap();
+            let Some(t) = tracked.get_mut(id) else { return };
+            t.healthy = false;
+            t.addr
+        };
+        let Some(addr) = addr else { return };
+        let changed = {
+            let mut routes = self.routes.lock().unwrap();
+            let mut changed = false;
+            for backends in routes.values_mut() {
+                let before = backends.len();
+                backends.retain(|b| b.addr != addr);
+                changed |= backends.len() != before;
+            }
+            changed
+        };
+        if changed {
+            self.publish_routes();
+        }
     }
 
-    /// One full pass over all apps. Returns whether work is still pending.
-    pub async fn reconcile_once(&self) -> Result<bool, ReconcileError> {
-        let _pass = self.pass_lock.lock().await;
-        let apps = self.store.list_apps().await?;
-        let instances = self.runtime.list(&self.namespace_filter()).await?;
-        self.forget_gone(&instances);
-
-        let mut by_app: HashMap<String, Vec<Instance>> = HashMap::new();
-        for instance in instances {
-            let app_id = instance.label(labels::APP_ID).unwrap_or_default().to_string();
-            by_app.entry(app_id).or_default().push(instance);
-        }
-        let known: HashSet<&str> = apps.iter().map(|a| a.id.as_str()).collect();
-
-        // Instances of apps that no longer exist (destroyed while we were down).
-        let orphans: Vec<Instance> = by_app
-            .iter()
-            .filter(|(id, _)| !known.contains(id.as_str()))
-            .flat_map(|(_, list)| list.iter().cloned())
-            .collect();
-        join_all(orphans.iter().map(|i| self.runtime.remove(&i.id))).await;
-        self.remove_orphan_networks(&apps).await;
-
-        let outcomes = join_all(apps.iter().map(|app| {
-            let instances = by_app.get(&app.id).cloned().unwrap_or_default();
-            self.reconcile_app(app, instances)
-        }))
-        .await;
-        {
-            let mut routes = self.routes.lock().unwrap();
-            routes.retain(|name, _| apps.iter().any(|a| &a.name == name));
-        }
-        self.publish_routes();
+    /// One full pass, waiting for every app's task and the drains it started
+    /// (tests and tools). Returns whether work is still pending.
+    pub async fn reconcile_once(self: &Arc<Self>) -> Result<bool, ReconcileError> {
+        let apps = self.global_pass().await?;
         let mut pending = false;
-        for (app, outcome) in apps.iter().zip(outcomes) {
-            match outcome {
-                Ok(o) => pending |= o.pending,
+        for app in apps {
+            let work = self.work_for(&app.id);
+            let _guard = work.lock.lock().await;
+            match self.reconcile_app(&app).await {
+                Ok(outcome) => pending |= outcome.again_in.is_some(),
                 Err(e) => {
                     pending = true;
                     tracing::warn!(app = %app.name, error = %e, "could not reconcile app");
                 }
             }
         }
+        let drains: Vec<JoinHandle<()>> = std::mem::take(&mut *self.drains.lock().unwrap());
+        join_all(drains).await;
         Ok(pending)
     }
 
-    async fn reconcile_app(&self, app: &AppRecord, instances: Vec<Instance>) -> Result<AppOutcome, ReconcileError> {
-        let release = self.store.current_release(&app.id).await?;
-        let formation = self.store.list_formation(&app.id).await?;
-        let slots: Vec<Slot> = if release.image.is_some() {
-            formation
-                .iter()
-                .filter(|f| !NON_FORMATION_TYPES.contains(&f.process_type.as_str()))
-                .filter(|f| release.process_types.contains_key(&f.process_type))
-                .flat_map(|f| {
-                    (1..=f.quantity).map(|index| Slot {
-                        process: f.process_type.clone(),
-                        index,
-                        release: release.version,
-                        generation: f.restart_generation,
-                        size: f.size.clone(),
-                    })
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
-
-        let plan = plan(&slots, &instances);
-        if !plan.create.is_empty() {
-            self.runtime.ensure_network(&self.network(app), &self.network_labels(app)).await?;
-        }
-        for id in &plan.start {
-            if let Err(e) = self.runtime.start(id).await {
-                tracing::warn!(app = %app.name, instance = %id, error = %e, "could not restart instance");
-            }
-        }
-        let mut created = Vec::new();
-        for slot in &plan.create {
-            match self.runtime.run(&self.spec(app, &release, slot)).await {
-                Ok(id) => {
-                    tracing::info!(app = %app.name, dyno = %slot.dyno(), release = release.version, "started instance");
-                    created.push(id);
-                }
-                Err(e) => tracing::warn!(app = %app.name, dyno = %slot.dyno(), error = %e, "could not start instance"),
-            }
-        }
-        let created_any = !created.is_empty();
-
-        // Readiness of the web instances that fill desired slots.
-        let mut current = self.runtime.list(&[(labels::APP_ID, app.id.as_str())]).await?;
-        let web_slots: Vec<&Slot> = slots.iter().filter(|s| s.process == "web").collect();
-        let wait = if created_any { self.config.boot_wait.min(Duration::from_secs(5)) } else { Duration::ZERO };
-        let deadline = Instant::now() + wait;
-        let desired_web_ready = loop {
-            self.probe(&current).await;
-            let ready = self.ready_web_for_slots(&web_slots, &current);
-            if ready.len() == web_slots.len() || Instant::now() >= deadline {
-                break ready;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            current = self.runtime.list(&[(labels::APP_ID, app.id.as_str())]).await?;
-        };
-        let all_web_ready = desired_web_ready.len() == web_slots.len();
-
-        // Until every desired web slot is ready, obsolete web instances keep serving.
-        let obsolete_ids: HashSet<&str> = plan.obsolete.iter().map(|i| i.id.as_str()).collect();
-        let mut backends: Vec<Backend> = desired_web_ready;
-        if !all_web_ready {
-            let ready = self.ready.lock().unwrap();
-            backends.extend(
-                current
-                    .iter()
-                    .filter(|i| obsolete_ids.contains(i.id.as_str()) && i.label(labels::PROCESS) == Some("web"))
-                    .filter(|i| i.state == InstanceState::Running && ready.contains(&i.id))
-                    .filter_map(|i| self.backend(i)),
-            );
-        }
-        backends.sort_by(|a, b| a.name.cmp(&b.name).then(a.addr.cmp(&b.addr)));
-        self.routes.lock().unwrap().insert(app.name.clone(), backends);
-        self.publish_routes();
-
-        let to_stop: Vec<&Instance> =
-            plan.obsolete.iter().filter(|i| all_web_ready || i.label(labels::PROCESS) != Some("web")).collect();
-        join_all(to_stop.iter().map(|i| self.stop_and_remove(app, i))).await;
-
-        Ok(AppOutcome { pending: !all_web_ready || to_stop.len() < plan.obsolete.len() })
+    fn namespace_filter(&self) -> [(&str, &str); 1] {
+        [(labels::NAMESPACE, self.config.namespace.as_str())]
     }
 
-    async fn stop_and_remove(&self, app: &AppRecord, instance: &Instance) {
-        let dyno = instance.label(labels::DYNO).unwrap_or("?");
-        tracing::info!(app = %app.name, dyno, instance = %instance.name, "stopping obsolete instance");
-        if instance.state == InstanceState::Running {
-            if let Err(e) = self.runtime.stop(&instance.id, self.config.stop_grace).await {
-                tracing::warn!(instance = %instance.name, error = %e, "stop failed; removing anyway");
+    /// The part of a pass that spans apps: orphans of destroyed apps, forgotten
+    /// instances, routes of apps that are gone. Returns the apps to reconcile.
+    async fn global_pass(&self) -> Result<Vec<AppRecord>, ReconcileError> {
+        let apps = self.store.list_apps().await?;
+        let instances = self.runtime.list(&self.namespace_filter()).await?;
+        {
+            let present: HashSet<&str> = instances.iter().map(|i| i.id.as_str()).collect();
+            self.tracked.lock().unwrap().retain(|id, _| present.contains(id.as_str()));
+            self.replacing.lock().unwrap().retain(|id| present.contains(id.as_str()));
+        }
+        let known: HashSet<&str> = apps.iter().map(|a| a.id.as_str()).collect();
+        // Instances of apps that no longer exist (destroyed while we were down).
+        let orphans: Vec<&Instance> =
+            instances.iter().filter(|i| !known.contains(i.label(labels::APP_ID).unwrap_or_default())).collect();
+        join_all(orphans.iter().map(|i| self.runtime.remove(&i.id))).await;
+        self.remove_orphan_networks(&apps).await;
+        let changed = {
+            let mut routes = self.routes.lock().unwrap();
+            let before = routes.len();
+            routes.retain(|name, _| apps.iter().any(|a| &a.name == name));
+            for app in &apps {
+                routes.entry(app.name.clone()).or_default();
             }
+            before != routes.len()
+        };
+        if changed {
+            self.publish_routes();
         }
-        if let Err(e) = self.runtime.remove(&instance.id).await {
-            tracing::warn!(instance = %instance.name, error = %e, "remove failed");
+        Ok(apps)
+    }
+
+    fn work_for(&self, app_id: &str) -> Arc<AppWork> {
+        Arc::clone(self.work.lock().unwrap().entry(app_id.to_string()).or_default())
+    }
+
+    /// Runs the app's task now, or makes the running one go again.
+    fn kick(self: &Arc<Self>, app: AppRecord) {
+        let work = self.work_for(&app.id);
+        work.dirty.store(true, Ordering::SeqCst);
+        let Ok(guard) = Arc::clone(&work.lock).try_lock_owned() else { return };
+        let this = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut guard = Some(guard);
+            while guard.is_some() {
+                while work.dirty.swap(false, Ordering::SeqCst) {
+                    match this.reconcile_app(&app).await {
+                        Ok(outcome) => {
+                            if let Some(delay) = outcome.again_in {
+                                this.kick_later(&app, &work, delay);
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!(app = %app.name, error = %e, "could not reconcile app; retrying");
+                            this.kick_later(&app, &work, Duration::from_secs(1));
+                        }
+                    }
+                }
+                drop(guard.take());
+                // A kick that came between the last check and the unlock found the lock taken.
+                if work.dirty.load(Ordering::SeqCst) {
+                    guard = Arc::clone(&work.lock).try_lock_owned().ok();
+                }
+            }
+        });
+    }
+
+    /// Schedules the app's task (one wake-up at a time: the earliest wins).
+    fn kick_later(self: &Arc<Self>, app: &AppRecord, work: &AppWork, delay: Duration) {
+        let at = Instant::now() + delay;
+        {
+            let mut wake_at = work.wake_at.lock().unwrap();
+            if wake_at.is_some_and(|w| w <= at) {
+                return;
+            }
+            *wake_at = Some(at);
         }
+        let this = Arc::clone(self);
+        let app = app.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep_until(at.into()).await;
+            let work = this.work_for(&app.id);
+            {
+                let mut wake_at = work.wake_at.lock().unwrap();
+                if *wake_at == Some(at) {
+                    *wake_at = None;
+                }
+            }
+            this.kick(app);
+        });
     }
 
     /// Removes every instance and the network of an app (after `apps:destroy`).
     pub async fn teardown_app(&self, app: &AppRecord) -> Result<(), ReconcileError> {
-        let _pass = self.pass_lock.lock().await;
+        let work = self.work_for(&app.id);
+        let _guard = work.lock.lock().await;
         let instances = self.runtime.list(&[(labels::APP_ID, app.id.as_str())]).await?;
         for result in join_all(instances.iter().map(|i| self.runtime.remove(&i.id))).await {
             result?;
@@ -255,27 +314,44 @@ impl Reconciler {
         self.runtime.remove_network(&self.network(app)).await?;
         self.routes.lock().unwrap().remove(&app.name);
         self.publish_routes();
+        self.work.lock().unwrap().remove(&app.id);
         Ok(())
     }
 
-    /// The app's instances as the engine reports them, with readiness.
-    pub async fn instances(&self, app: &AppRecord) -> Result<Vec<(Instance, bool)>, ReconcileError> {
+    /// The app's instances as `ps` shows them.
+    pub async fn instances(&self, app: &AppRecord) -> Result<Vec<DynoStatus>, ReconcileError> {
         let instances = self.runtime.list(&[(labels::APP_ID, app.id.as_str())]).await?;
-        let ready = self.ready.lock().unwrap();
+        let tracked = self.tracked.lock().unwrap();
+        let retiring = self.retiring.lock().unwrap();
         Ok(instances
             .into_iter()
-            .map(|i| {
-                let is_ready = ready.contains(&i.id);
-                (i, is_ready)
+            .map(|instance| {
+                let t = tracked.get(&instance.id);
+                let state = if retiring.contains(&instance.id) {
+                    "stopping"
+                } else {
+                    match (t, instance.state) {
+                        (Some(t), _) => t.state(),
+                        (None, InstanceState::Running) => "starting",
+                        (None, _) => "down",
+                    }
+                };
+                DynoStatus {
+                    state: state.to_string(),
+                    restarts: t.map_or(0, |t| t.restarts),
+                    last_exit_code: t.and_then(|t| t.last_exit_code).or_else(|| instance.exit_code()),
+                    up_since: t.and_then(|t| t.up_since),
+                    instance,
+                }
             })
             .collect())
     }
 
-    /// Removes one instance now (restart of a single dyno); the next pass replaces it.
-    pub async fn remove_instance(&self, id: &str) -> Result<(), ReconcileError> {
-        self.runtime.remove(id).await?;
+    /// Replaces one instance without dropping requests: a new one takes its slot
+    /// and it is retired once the new one is healthy.
+    pub fn replace_instance(&self, id: &str) {
+        self.replacing.lock().unwrap().insert(id.to_string());
         self.trigger();
-        Ok(())
     }
 
     async fn remove_orphan_networks(&self, apps: &[AppRecord]) {
@@ -292,16 +368,6 @@ impl Reconciler {
         }
     }
 
-    fn ready_web_for_slots(&self, web_slots: &[&Slot], current: &[Instance]) -> Vec<Backend> {
-        let kept = plan(&web_slots.iter().map(|s| (*s).clone()).collect::<Vec<_>>(), current).keep;
-        let ready = self.ready.lock().unwrap();
-        kept.iter()
-            .filter_map(|(_, id)| current.iter().find(|i| &i.id == id))
-            .filter(|i| i.state == InstanceState::Running && ready.contains(&i.id))
-            .filter_map(|i| self.backend(i))
-            .collect()
-    }
-
     fn backend(&self, instance: &Instance) -> Option<Backend> {
         let ip = instance.ip?;
         Some(Backend {
@@ -310,33 +376,22 @@ impl Reconciler {
         })
     }
 
-    /// TCP-probes running web instances not yet known to be ready (Heroku's
-    /// default health rule: the process accepts connections on `$PORT`).
-    async fn probe(&self, instances: &[Instance]) {
-        let candidates: Vec<(String, SocketAddr)> = {
-            let ready = self.ready.lock().unwrap();
-            instances
-                .iter()
-                .filter(|i| i.state == InstanceState::Running && i.label(labels::PROCESS) == Some("web"))
-                .filter(|i| !ready.contains(&i.id))
-                .filter_map(|i| self.backend(i).map(|b| (i.id.clone(), b.addr)))
-                .collect()
+    fn set_routes(&self, app: &AppRecord, mut backends: Vec<Backend>) {
+        backends.sort_by(|a, b| a.name.cmp(&b.name).then(a.addr.cmp(&b.addr)));
+        let changed = {
+            let mut routes = self.routes.lock().unwrap();
+            let entry = routes.entry(app.name.clone()).or_default();
+            let changed = *entry != backends;
+            *entry = backends;
+            changed
         };
-        let timeout = Duration::from_millis(300);
-        let results = join_all(candidates.iter().map(|(_, addr)| self.runtime.accepts_tcp(*addr, timeout))).await;
-        let mut ready = self.ready.lock().unwrap();
-        for ((id, _), ok) in candidates.into_iter().zip(results) {
-            if ok {
-                ready.insert(id);
-            }
+        if changed {
+            self.publish_routes();
         }
     }
 
-    /// Drops readiness of instances that stopped or disappeared.
-    fn forget_gone(&self, instances: &[Instance]) {
-        let running: HashSet<&str> =
-            instances.iter().filter(|i| i.state == InstanceState::Running).map(|i| i.id.as_str()).collect();
-        self.ready.lock().unwrap().retain(|id| running.contains(id.as_str()));
+    fn routed(&self, app: &AppRecord) -> Vec<Backend> {
+        self.routes.lock().unwrap().get(&app.name).cloned().unwrap_or_default()
     }
 
     fn publish_routes(&self) {
@@ -358,41 +413,6 @@ impl Reconciler {
             (labels::APP.to_string(), app.name.clone()),
             (labels::APP_ID.to_string(), app.id.clone()),
         ])
-    }
-
-    fn spec(&self, app: &AppRecord, release: &ReleaseRecord, slot: &Slot) -> InstanceSpec {
-        let dyno = slot.dyno();
-        let mut labels = self.network_labels(app);
-        labels.extend([
-            (labels::RELEASE.to_string(), release.version.to_string()),
-            (labels::PROCESS.to_string(), slot.process.clone()),
-            (labels::INDEX.to_string(), slot.index.to_string()),
-            (labels::GENERATION.to_string(), slot.generation.to_string()),
-            (labels::DYNO.to_string(), dyno.clone()),
-        ]);
-        let env = dyno_env(release, self.config.app_port, &dyno);
-        let command = release.process_types.get(&slot.process).map(String::as_str).unwrap_or("");
-        let (entrypoint, command) = if command.trim().is_empty() {
-            (None, None)
-        } else {
-            // Procfile semantics: the command runs through a shell, replacing the image's
-            // entrypoint, after sourcing the slug's `.profile.d` scripts (Heroku's rule).
-            (
-                Some(vec!["/bin/sh".to_string(), "-c".to_string(), PROFILE_WRAPPER.to_string()]),
-                Some(vec![command.to_string()]),
-            )
-        };
-        InstanceSpec {
-            name: labels::container_name(&self.config.namespace, &app.name, &dyno),
-            image: release.image.clone().unwrap_or_default(),
-            entrypoint,
-            command,
-            env,
-            labels,
-            network: self.network(app),
-            hostname: dyno,
-            memory_bytes: berth_core::size::memory_bytes(&slot.size).unwrap_or(512 * 1024 * 1024),
-        }
     }
 }
 

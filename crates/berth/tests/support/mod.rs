@@ -62,10 +62,17 @@ pub struct TestServer {
     pub router_addr: String,
     pub token: String,
     child: Option<Child>,
+    /// Extra `berth server` flags (kept across restarts).
+    extra_args: Vec<String>,
 }
 
 impl TestServer {
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// Starts a server with extra `berth server` flags, e.g. `["--drain-timeout", "10"]`.
+    pub fn start_with(extra_args: &[&str]) -> Self {
         let data_dir = tempfile::tempdir().unwrap();
         let namespace = format!("bt{}", &uuid_like()[..10]);
         let mut server = Self {
@@ -75,6 +82,7 @@ impl TestServer {
             router_addr: String::new(),
             token: String::new(),
             child: None,
+            extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
         };
         server.spawn("127.0.0.1:0", "127.0.0.1:0");
         server.token = std::fs::read_to_string(server.data_dir.path().join("admin.token")).unwrap().trim().to_string();
@@ -88,7 +96,8 @@ impl TestServer {
             .arg(self.data_dir.path())
             .args(["--api-listen", api, "--http-listen", http, "--namespace", &self.namespace])
             .args(["--reconcile-interval", "1", "--stop-grace", "2"])
-            .env("BERTH_LOG", "info")
+            .args(&self.extra_args)
+            .env("BERTH_LOG", std::env::var("BERTH_TEST_LOG").unwrap_or_else(|_| "info".into()))
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
