@@ -103,6 +103,7 @@ pub async fn run(config: ServerConfig) -> Result<(), ServerError> {
     let drains = logs::drains::Drains::new(Arc::clone(&logs), &config.drain_ca_files).map_err(ServerError::Drains)?;
     drains.sync(store.list_drains(None).await?);
     let reconciler = Reconciler::new(store.clone(), Arc::clone(&runtime), Arc::clone(&router), Arc::clone(&config));
+    logs::forward_platform_events(Arc::clone(&logs), reconciler.events.subscribe());
     tokio::spawn(Arc::clone(&reconciler).run());
     tokio::spawn(Arc::clone(&router).serve(http_listener));
 

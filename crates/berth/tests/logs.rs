@@ -73,16 +73,20 @@ fn logs_merge_app_router_and_platform_lines_and_survive_restarts() {
     let two = server.cli_ok(&["logs", "-a", "lgs", "-n", "2"]);
     assert_eq!(two.lines().count(), 2, "{two}");
     server.cli_ok(&["ps:scale", "-a", "lgs", "web=2"]);
-    wait_for("the scale line and web.2 output", Duration::from_secs(60), || {
+    wait_for("the scale line, web.2's lifecycle and its output", Duration::from_secs(60), || {
         let log = server.cli_ok(&["logs", "-a", "lgs", "-n", "1000"]);
         (log.contains("berth[api]: Scaled to web@2:standard-1X by user admin@berth.local")
+            && log.lines().any(|l| l.contains(" berth[web.2]: State changed from ") && l.ends_with(" to up"))
             && !ticks(&log, "web.2").is_empty())
         .then_some(())
     });
     let routers = server.cli_ok(&["logs", "-a", "lgs", "--source", "router"]);
     assert!(!routers.is_empty() && routers.lines().all(|l| l.contains(" berth[router]: ")), "{routers}");
-    let web2 = server.cli_ok(&["logs", "-a", "lgs", "--ps", "web.2", "-n", "20"]);
-    assert!(!web2.is_empty() && web2.lines().all(|l| l.contains(" app[web.2]: ")), "{web2}");
+    let web2 = server.cli_ok(&["logs", "-a", "lgs", "--ps", "web.2", "-n", "500"]);
+    assert!(!web2.is_empty() && web2.lines().all(|l| l.contains("[web.2]: ")), "{web2}");
+    assert!(web2.contains(" berth[web.2]: State changed from starting to up"), "{web2}");
+    let web2_app = server.cli_ok(&["logs", "-a", "lgs", "--ps", "web.2", "--source", "app", "-n", "20"]);
+    assert!(!web2_app.is_empty() && web2_app.lines().all(|l| l.contains(" app[web.2]: ")), "{web2_app}");
     let platform = server.cli_ok(&["logs", "-a", "lgs", "--source", "berth", "-n", "1000"]);
     assert!(platform.lines().all(|l| l.contains(" berth[")), "{platform}");
     assert!(platform.contains("Scaled to web@2"));

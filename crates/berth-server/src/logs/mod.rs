@@ -198,6 +198,26 @@ impl LogHub {
     }
 }
 
+/// Copies the reconciler's platform events (instance started, up, crashed,
+/// restarted, stopped; release failed) into the apps' logs as `berth[web.1]: …`.
+pub fn forward_platform_events(
+    hub: Arc<LogHub>,
+    mut events: broadcast::Receiver<crate::reconcile::events::PlatformEvent>,
+) {
+    tokio::spawn(async move {
+        loop {
+            match events.recv().await {
+                Ok(e) => hub.platform(&e.app, &e.source, e.message),
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!(lost = n, "platform events came faster than the log took them");
+                    hub.dropped.fetch_add(n, Ordering::Relaxed);
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    });
+}
+
 struct Cursors {
     path: PathBuf,
     map: HashMap<String, DateTime<Utc>>,
