@@ -127,11 +127,7 @@ impl Operations for DockerRuntime {
         let memory_bytes = stats.memory_stats.usage.unwrap_or(0).saturating_sub(cache);
         // The engine reports the host's memory as the limit of unlimited containers.
         let memory_limit_bytes = stats.memory_stats.limit.filter(|l| *l > 0 && *l < (1 << 60));
-        let restart_count = match self.docker.inspect_container(id, None).await {
-            Ok(c) => c.restart_count.unwrap_or(0).max(0) as u64,
-            Err(_) => 0,
-        };
-        Ok(InstanceStats { cpu_percent, memory_bytes, memory_limit_bytes, restart_count })
+        Ok(InstanceStats { cpu_percent, memory_bytes, memory_limit_bytes })
     }
 
     async fn run_attached(&self, spec: &OneOffSpec) -> Result<Attached> {

@@ -40,12 +40,7 @@ impl Operations for FakeRuntime {
     }
 
     async fn stats(&self, _id: &str) -> Result<InstanceStats> {
-        Ok(InstanceStats {
-            cpu_percent: 1.5,
-            memory_bytes: 32 << 20,
-            memory_limit_bytes: Some(512 << 20),
-            restart_count: 0,
-        })
+        Ok(InstanceStats { cpu_percent: 1.5, memory_bytes: 32 << 20, memory_limit_bytes: Some(512 << 20) })
     }
 
     async fn run_attached(&self, spec: &OneOffSpec) -> Result<Attached> {

@@ -38,8 +38,6 @@ pub struct InstanceStats {
     pub memory_bytes: u64,
     /// The memory limit, when one is set.
     pub memory_limit_bytes: Option<u64>,
-    /// How often the engine restarted the container (its restart policy).
-    pub restart_count: u64,
 }
 
 /// A one-off container (`berth run`): an instance without a restart policy,
