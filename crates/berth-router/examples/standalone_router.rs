@@ -60,6 +60,8 @@ fn file_log(path: &str) -> std::io::Result<Arc<dyn AccessLog>> {
                 let _ = writeln!(file, "{line}");
             }
             let _ = file.flush();
+            // As the server's writer: collect for a moment, so senders rarely wake it.
+            std::thread::sleep(std::time::Duration::from_millis(20));
         }
     });
     Ok(Arc::new(FileLog(tx)))
