@@ -13,6 +13,7 @@
 #   CPU_LOAD   CPUs for wrk + backend             (default 0)
 #   CPU_PROXY  CPUs for the proxy under test      (default 1)
 #   BERTH_THREADS  tokio worker threads of the router (default: CPUs it is pinned to)
+#   ACCESS_LOG 1: the Berth router writes an access log as the server does (default 0)
 #   NGINX      nginx binary                       (default: nginx on PATH)
 #   QUIET_WAIT before each measured run, wait up to this many seconds for the
 #              machine to be idle (other jobs skew the figures; default 60, 0: no wait)
@@ -163,6 +164,7 @@ wait_ready backend "$BACKEND_PORT"
 
 BERTH_ARGS=(--listen "127.0.0.1:$BERTH_PORT" --host "$HOST" --backend "127.0.0.1:$BACKEND_PORT")
 [[ -n ${BERTH_THREADS:-} ]] && BERTH_ARGS+=(--threads "$BERTH_THREADS")
+[[ ${ACCESS_LOG:-0} == 1 ]] && BERTH_ARGS+=(--access-log "$TMP/access.log")
 "${ON_PROXY[@]}" "$ROUTER_BIN" "${BERTH_ARGS[@]}" >"$TMP/berth.log" 2>&1 &
 PIDS+=($!) BERTH_PID=$!
 wait_ready berth "$BERTH_PORT"

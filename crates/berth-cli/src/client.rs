@@ -124,15 +124,13 @@ impl Client {
             request = request.bearer_auth(token);
         }
         let mut response =
-            request.send().await.map_err(|e| CliError::new(format!("cannot follow the build: {}", root_cause(&e))))?;
+            request.send().await.map_err(|e| CliError::new(format!("cannot follow the stream: {}", root_cause(&e))))?;
         if !response.status().is_success() {
             let status = response.status();
             let bytes = response.bytes().await.unwrap_or_default();
             return Err(api_error(status, &bytes, true));
         }
-        while let Some(chunk) =
-            response.chunk().await.map_err(|e| CliError::new(format!("the build output stream broke: {e}")))?
-        {
+        while let Some(chunk) = response.chunk().await.map_err(|e| CliError::new(format!("the stream broke: {e}")))? {
             sink(&String::from_utf8_lossy(&chunk));
         }
         Ok(())
@@ -147,6 +145,40 @@ impl Client {
         body: &B,
     ) -> Result<T, CliError> {
         self.request(Method::POST, path, Some(body), Some((user, password))).await
+    }
+
+    /// POSTs JSON asking to switch to `protocol`; returns the upgraded connection
+    /// and the `X-Berth-Dyno` the server named.
+    pub async fn upgrade<B: Serialize>(
+        &self,
+        path: &str,
+        body: &B,
+        protocol: &str,
+    ) -> Result<(reqwest::Upgraded, String), CliError> {
+        let url = format!("{}{}", self.base, path);
+        let mut request = self
+            .http
+            .post(&url)
+            .header("accept", "application/vnd.heroku+json; version=3")
+            .header("connection", "upgrade")
+            .header("upgrade", protocol)
+            .json(body);
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.map_err(|e| {
+            CliError::new(format!("cannot reach the Berth API at {}: {}", self.base, root_cause(&e)))
+                .hint("is `berth server` running? Point the CLI at it with BERTH_API_URL (e.g. http://127.0.0.1:7070)")
+        })?;
+        let status = response.status();
+        if status != StatusCode::SWITCHING_PROTOCOLS {
+            let bytes = response.bytes().await.unwrap_or_default();
+            return Err(api_error(status, &bytes, self.token.is_some()));
+        }
+        let dyno = response.headers().get("x-berth-dyno").and_then(|v| v.to_str().ok()).unwrap_or("run").to_string();
+        let upgraded =
+            response.upgrade().await.map_err(|e| CliError::new(format!("the server did not switch protocols: {e}")))?;
+        Ok((upgraded, dyno))
     }
 
     async fn send<B: Serialize, T: DeserializeOwned>(

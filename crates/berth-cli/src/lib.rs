@@ -54,6 +54,20 @@ pub struct JsonArg {
     pub json: bool,
 }
 
+/// Options of `run` and `run:detached`.
+#[derive(Debug, Clone, Args)]
+pub struct RunOpts {
+    /// Dyno size (memory limit), e.g. standard-2X
+    #[arg(short, long)]
+    pub size: Option<String>,
+    /// Extra environment, KEY=VALUE (repeatable)
+    #[arg(short, long = "env")]
+    pub env: Vec<String>,
+    /// Stop the process after this many seconds (default 3600)
+    #[arg(long)]
+    pub max_runtime: Option<u64>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// List apps
@@ -250,6 +264,81 @@ pub enum Command {
         /// Repeat the app name to confirm
         #[arg(long)]
         confirm: Option<String>,
+    },
+    /// Run a one-off command attached (a real TTY when the terminal is one); exits with its code
+    Run {
+        #[command(flatten)]
+        app: AppArg,
+        #[command(flatten)]
+        opts: RunOpts,
+        /// Never allocate a TTY (pipes and scripts never get one anyway)
+        #[arg(long)]
+        no_tty: bool,
+        /// The command and its arguments (after `--`)
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+        command: Vec<String>,
+    },
+    /// Run a one-off command in the background; its output goes to the app's log
+    #[command(name = "run:detached")]
+    RunDetached {
+        #[command(flatten)]
+        app: AppArg,
+        #[command(flatten)]
+        opts: RunOpts,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+        command: Vec<String>,
+    },
+    /// Stop a dyno: a one-off (run.1234) is removed, others are replaced
+    #[command(name = "ps:stop")]
+    PsStop {
+        dyno: String,
+        #[command(flatten)]
+        app: AppArg,
+    },
+    /// Show the app's traffic (requests, latency percentiles) and instance resources
+    Metrics {
+        #[command(flatten)]
+        app: AppArg,
+        #[command(flatten)]
+        json: JsonArg,
+    },
+    /// List the app's log drains with their delivery counters
+    Drains {
+        #[command(flatten)]
+        app: AppArg,
+        #[command(flatten)]
+        json: JsonArg,
+    },
+    /// Send the app's log to syslog://HOST:PORT, syslog+tls://HOST:PORT or an https:// URL
+    #[command(name = "drains:add")]
+    DrainsAdd {
+        url: String,
+        #[command(flatten)]
+        app: AppArg,
+    },
+    /// Stop draining to a URL (or drain id/token)
+    #[command(name = "drains:remove")]
+    DrainsRemove {
+        drain: String,
+        #[command(flatten)]
+        app: AppArg,
+    },
+    /// Show the app's log: its output, router and platform lines
+    Logs {
+        #[command(flatten)]
+        app: AppArg,
+        /// Number of recent lines to show
+        #[arg(short = 'n', long, default_value_t = 100)]
+        num: usize,
+        /// Keep following new lines
+        #[arg(short, long)]
+        tail: bool,
+        /// Only lines from this source: app, router or berth
+        #[arg(short, long)]
+        source: Option<String>,
+        /// Only lines from this process (web.1) or process type (web)
+        #[arg(short, long = "ps", visible_alias = "dyno")]
+        ps: Option<String>,
     },
     /// Log in with email and password (a new personal token), or store a given token
     Login {

@@ -44,3 +44,35 @@ pub fn age(timestamp: &str) -> String {
         _ => format!("{}d ago", secs / 86400),
     }
 }
+
+/// `512 MiB`, `31.5 MiB`, `900 KiB`.
+pub fn bytes(n: u64) -> String {
+    const KIB: f64 = 1024.0;
+    let n = n as f64;
+    if n >= KIB * KIB * KIB {
+        format!("{:.1} GiB", n / KIB / KIB / KIB)
+    } else if n >= KIB * KIB {
+        let mib = n / KIB / KIB;
+        if mib.fract() == 0.0 {
+            format!("{mib:.0} MiB")
+        } else {
+            format!("{mib:.1} MiB")
+        }
+    } else if n >= KIB {
+        format!("{:.0} KiB", n / KIB)
+    } else {
+        format!("{n} B")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn byte_sizes() {
+        assert_eq!(super::bytes(512 * 1024 * 1024), "512 MiB");
+        assert_eq!(super::bytes(33_030_144), "31.5 MiB");
+        assert_eq!(super::bytes(900 * 1024), "900 KiB");
+        assert_eq!(super::bytes(2 * 1024 * 1024 * 1024), "2.0 GiB");
+        assert_eq!(super::bytes(125), "125 B");
+    }
+}

@@ -179,6 +179,42 @@ pub struct Dyno {
     /// Berth extension: when it last became healthy.
     #[serde(default)]
     pub up_since: Option<Timestamp>,
+    /// Berth extension: resource use at the last sample (running instances only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<DynoUsage>,
+}
+
+/// Berth extension: an instance's resource use.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DynoUsage {
+    /// Percent of one core.
+    pub cpu_percent: f64,
+    pub memory_bytes: u64,
+    pub memory_limit_bytes: Option<u64>,
+}
+
+/// Berth extension: `GET /apps/{app}/metrics`, what `berth metrics` prints.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct AppMetrics {
+    pub app: String,
+    /// Responses by status class since the server started: `2xx` → count.
+    pub responses: BTreeMap<String, u64>,
+    pub requests: u64,
+    pub response_bytes: u64,
+    pub active_requests: i64,
+    pub p50_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    pub instances: Vec<InstanceMetrics>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InstanceMetrics {
+    pub dyno: String,
+    pub cpu_percent: f64,
+    pub memory_bytes: u64,
+    pub memory_limit_bytes: Option<u64>,
+    pub restarts: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

@@ -6,6 +6,7 @@
 pub mod access;
 pub mod api;
 pub mod api_access;
+pub mod attach;
 pub mod buildpack;
 pub mod health;
 pub mod names;

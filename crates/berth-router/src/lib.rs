@@ -6,9 +6,12 @@
 //! stalls. Upstream connections are pooled (one shared hyper client).
 
 mod inflight;
+mod metered;
+pub mod metrics;
 mod pages;
 mod proxy;
 mod table;
 
+pub use metrics::{AccessEntry, AccessLog, AppStats, RouterStats};
 pub use proxy::Router;
 pub use table::{Backend, RouteTable};

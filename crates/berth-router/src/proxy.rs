@@ -1,10 +1,12 @@
 //! The proxy: accept loop, request rewriting, pooled upstream client, upgrades.
 
 use std::cell::Cell;
+use std::collections::HashMap;
 use std::convert::Infallible;
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
@@ -20,11 +22,13 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 
 use crate::inflight::{InFlight, Registry, TrackedBody};
+use crate::metered::{Metered, Pending};
+use crate::metrics::{AccessLog, AppStats, RouterStats};
 use crate::pages::page;
 use crate::table::{Route, RouteTable};
 
 type UpstreamBody = Either<Incoming, Empty<Bytes>>;
-pub type ProxyBody = Either<TrackedBody, Full<Bytes>>;
+pub type ProxyBody = Either<Metered<TrackedBody>, Full<Bytes>>;
 
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -49,6 +53,7 @@ static HOP_BY_HOP: [HeaderName; HOP_BY_HOP_COUNT] = [
 struct Conn {
     /// The client's address, for X-Forwarded-For.
     client_ip: HeaderValue,
+    ip: IpAddr,
     /// The listener's port, for X-Forwarded-Port.
     port: HeaderValue,
 }
@@ -56,6 +61,10 @@ struct Conn {
 pub struct Router {
     table: ArcSwap<RouteTable>,
     client: Client<HttpConnector, UpstreamBody>,
+    /// app name → its counters; outlives route table swaps.
+    app_stats: Mutex<HashMap<String, Arc<AppStats>>>,
+    stats: RouterStats,
+    access_log: OnceLock<Arc<dyn AccessLog>>,
     in_flight: Registry,
 }
 
@@ -69,12 +78,48 @@ impl Router {
             .pool_idle_timeout(Duration::from_secs(60))
             .pool_max_idle_per_host(512)
             .build(connector);
-        Arc::new(Self { table: ArcSwap::from_pointee(RouteTable::new()), client, in_flight: Registry::default() })
+        Arc::new(Self {
+            table: ArcSwap::from_pointee(RouteTable::new()),
+            client,
+            app_stats: Mutex::new(HashMap::new()),
+            stats: RouterStats::default(),
+            access_log: OnceLock::new(),
+            in_flight: Registry::default(),
+        })
+    }
+
+    /// Sets where access-log entries go (once; later calls are ignored).
+    pub fn set_access_log(&self, sink: Arc<dyn AccessLog>) {
+        let _ = self.access_log.set(sink);
+    }
+
+    /// Router-wide counters.
+    pub fn stats(&self) -> &RouterStats {
+        &self.stats
+    }
+
+    /// Each routed app's counters, by app name.
+    pub fn app_stats(&self) -> Vec<(String, Arc<AppStats>)> {
+        let stats = self.app_stats.lock().unwrap();
+        let mut all: Vec<(String, Arc<AppStats>)> = stats.iter().map(|(k, v)| (k.clone(), Arc::clone(v))).collect();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        all
     }
 
     /// Replaces the whole route table atomically; in-flight requests finish on the old one.
     pub fn set_routes(&self, mut table: RouteTable) {
         if !self.table.load().same_routes(&table) {
+            {
+                // Counters follow the app across tables; apps that left the table drop theirs.
+                let mut stats = self.app_stats.lock().unwrap();
+                let mut kept = HashMap::with_capacity(table.len());
+                for route in table.routes() {
+                    let s = stats.remove(&route.app).or_else(|| kept.get(&route.app).cloned()).unwrap_or_default();
+                    let _ = route.stats.set(Arc::clone(&s));
+                    kept.insert(route.app.clone(), s);
+                }
+                *stats = kept;
+            }
             table.attach_counters(&self.in_flight);
             self.in_flight.retain_routed(|addr| table.routes_to(addr));
             self.table.store(Arc::new(table));
@@ -107,7 +152,9 @@ impl Router {
             };
             let _ = stream.set_nodelay(true);
             let router = Arc::clone(&self);
-            let conn = Arc::new(Conn { client_ip: header_value(&peer.ip().to_string()), port: port.clone() });
+            self.stats.connections.fetch_add(1, Ordering::Relaxed);
+            let conn =
+                Arc::new(Conn { client_ip: header_value(&peer.ip().to_string()), ip: peer.ip(), port: port.clone() });
             tokio::spawn(async move {
                 let service = service_fn(move |req| {
                     let router = Arc::clone(&router);
@@ -123,24 +170,44 @@ impl Router {
     }
 
     async fn handle(&self, mut req: Request<Incoming>, conn: &Conn) -> Response<ProxyBody> {
+        let start = Instant::now();
         let request_id = request_id(req.headers());
         let request_id_str = request_id.to_str().unwrap_or("invalid");
         let table = self.table.load();
         let host =
             req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).or_else(|| req.uri().host()).unwrap_or("");
         let Some(route) = table.lookup(host) else {
+            self.stats.unknown_host.fetch_add(1, Ordering::Relaxed);
             let detail =
                 format!("There is no app at {host:?}. Check the app name, or create it with `berth apps:create`.");
             return full(page(StatusCode::NOT_FOUND, "No such app", &detail, request_id_str));
         };
         let route: Arc<Route> = Arc::clone(route);
         drop(table);
+        let stats = route.stats.get().cloned().unwrap_or_default();
+        stats.active.fetch_add(1, Ordering::Relaxed);
+        let mut pending = Pending {
+            route: Arc::clone(&route),
+            stats,
+            sink: self.access_log.get().cloned(),
+            backend: None,
+            error: None,
+            method: req.method().clone(),
+            path: req.uri().path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/")),
+            host: req.headers().get(header::HOST).cloned(),
+            request_id: request_id.clone(),
+            client_ip: conn.ip,
+            status: 0,
+            start,
+            attempt: start,
+        };
         if route.backends.is_empty() {
             let detail = format!(
                 "App {} has no running web process. Deploy it, or scale it up with `berth ps:scale web=1 -a {}`.",
                 route.app, route.app
             );
-            return full(page(StatusCode::SERVICE_UNAVAILABLE, "Application unavailable", &detail, request_id_str));
+            let resp = page(StatusCode::SERVICE_UNAVAILABLE, "Application unavailable", &detail, request_id_str);
+            return router_answer(pending, ("H14", "No web processes running"), resp);
         }
 
         prepare_upstream_headers(req.headers_mut(), conn, request_id.clone());
@@ -162,9 +229,12 @@ impl Router {
         let mut backends = route.tracked_rotation(rounds).peekable();
         while let Some((backend, counter)) = backends.next() {
             let in_flight = counter.map(InFlight::enter);
+            let index = route.backends.iter().position(|b| std::ptr::eq(b, backend));
             let Some(uri) = upstream_uri(backend.addr, &path) else {
-                return full(page(StatusCode::BAD_REQUEST, "Bad request", "Invalid request target.", request_id_str));
+                let resp = page(StatusCode::BAD_REQUEST, "Bad request", "Invalid request target.", request_id_str);
+                return router_answer(pending, ("H27", "Invalid request target"), resp);
             };
+            pending.attempt = Instant::now();
             // The headers are only copied when another attempt may follow.
             let last_attempt = !replayable || backends.peek().is_none();
             let upstream_headers = if last_attempt { headers.take() } else { headers.clone() };
@@ -190,7 +260,10 @@ impl Router {
                         strip_hop_by_hop(resp.headers_mut());
                     }
                     resp.headers_mut().entry(X_REQUEST_ID).or_insert(request_id);
-                    return resp.map(|body| Either::Left(TrackedBody::new(body, in_flight)));
+                    pending.status = resp.status().as_u16();
+                    pending.backend = index;
+                    return resp
+                        .map(|body| Either::Left(Metered::new(TrackedBody::new(body, in_flight), Some(pending))));
                 }
                 Err(e) if e.is_connect() && replayable => {
                     tracing::debug!(backend = %backend.addr, error = %e, "backend refused, trying the next one");
@@ -207,8 +280,23 @@ impl Router {
             }
         }
         let detail = format!("App {} did not answer. Check its logs with `berth logs -a {}`.", route.app, route.app);
-        full(page(StatusCode::BAD_GATEWAY, "Bad gateway", &detail, request_id_str))
+        let resp = page(StatusCode::BAD_GATEWAY, "Bad gateway", &detail, request_id_str);
+        router_answer(pending, ("H13", "App did not answer"), resp)
     }
+}
+
+/// A response the router makes itself (no backend answered): counted and logged at once.
+fn router_answer(
+    mut pending: Pending,
+    error: (&'static str, &'static str),
+    resp: Response<Full<Bytes>>,
+) -> Response<ProxyBody> {
+    pending.status = resp.status().as_u16();
+    pending.error = Some(error);
+    pending.attempt = Instant::now();
+    let bytes = resp.body().size_hint().exact().unwrap_or(0);
+    pending.finish(bytes);
+    full(resp)
 }
 
 /// `http://{addr}{path}` without re-parsing the path.

@@ -3,7 +3,9 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+use crate::metrics::AppStats;
 
 use crate::inflight::{Counter, Registry};
 
@@ -20,6 +22,8 @@ pub struct Route {
     pub app: String,
     pub backends: Vec<Backend>,
     cursor: AtomicUsize,
+    /// The app's counters, attached by the router when the table is installed.
+    pub(crate) stats: OnceLock<Arc<AppStats>>,
     /// In-flight counters, one per backend (same order); attached by the router.
     pub(crate) in_flight: Vec<Counter>,
 }
@@ -57,7 +61,13 @@ impl RouteTable {
     pub fn insert(&mut self, host: &str, app: &str, backends: Vec<Backend>) {
         self.routes.insert(
             host.to_ascii_lowercase(),
-            Arc::new(Route { app: app.to_string(), backends, cursor: AtomicUsize::new(0), in_flight: Vec::new() }),
+            Arc::new(Route {
+                app: app.to_string(),
+                backends,
+                cursor: AtomicUsize::new(0),
+                in_flight: Vec::new(),
+                stats: OnceLock::new(),
+            }),
         );
     }
 
@@ -85,6 +95,10 @@ impl RouteTable {
             return self.routes.get(&host.trim_end_matches('.').to_ascii_lowercase());
         }
         None
+    }
+
+    pub(crate) fn routes(&self) -> impl Iterator<Item = &Arc<Route>> {
+        self.routes.values()
     }
 
     pub fn len(&self) -> usize {

@@ -22,7 +22,7 @@ use crate::{HttpProbe, ImageInfo, Instance, InstanceSpec, InstanceState, JobSpec
 
 #[derive(Clone)]
 pub struct DockerRuntime {
-    docker: Docker,
+    pub(crate) docker: Docker,
 }
 
 impl DockerRuntime {
@@ -36,14 +36,14 @@ impl DockerRuntime {
     }
 }
 
-fn status_code(err: &BollardError) -> Option<u16> {
+pub(crate) fn status_code(err: &BollardError) -> Option<u16> {
     match err {
         BollardError::DockerResponseServerError { status_code, .. } => Some(*status_code),
         _ => None,
     }
 }
 
-fn engine(err: BollardError) -> RuntimeError {
+pub(crate) fn engine(err: BollardError) -> RuntimeError {
     match err {
         BollardError::DockerResponseServerError { message, .. } => RuntimeError::Engine(message),
         BollardError::IOError { err } => RuntimeError::Unavailable(err.to_string()),
@@ -59,6 +59,10 @@ fn label_filters(labels: &[(&str, &str)]) -> HashMap<String, Vec<String>> {
 #[async_trait]
 impl Runtime for DockerRuntime {
     async fn ensure_network(&self, name: &str, labels: &BTreeMap<String, String>) -> Result<()> {
+        // The engine may create two networks of one name when two creates race
+        // (the reconciler and a one-off): check-then-create one at a time.
+        static CREATING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+        let _one_at_a_time = CREATING.lock().await;
         match self.docker.inspect_network::<String>(name, None).await {
             Ok(_) => return Ok(()),
             Err(e) if status_code(&e) == Some(404) => {}
@@ -385,7 +389,7 @@ pub const APP_USER: &str = "1000:1000";
 /// capabilities (apps listen on PORT 5000, above 1024, and need none), no privilege
 /// gain through setuid binaries, bounded processes. Callers never add binds to
 /// instances, `privileged` or host namespaces.
-fn hardened() -> HostConfig {
+pub(crate) fn hardened() -> HostConfig {
     HostConfig {
         cap_drop: Some(vec!["ALL".to_string()]),
         security_opt: Some(vec!["no-new-privileges:true".to_string()]),
@@ -404,7 +408,7 @@ fn is_root_user(user: &str) -> bool {
 impl DockerRuntime {
     /// The user to run `image` as: `requested` if given, the image's own user
     /// unless that is root, else [`APP_USER`]. App code never runs as root.
-    async fn non_root_user(&self, image: &str, requested: Option<String>) -> Result<Option<String>> {
+    pub(crate) async fn non_root_user(&self, image: &str, requested: Option<String>) -> Result<Option<String>> {
         if let Some(user) = requested.filter(|u| !is_root_user(u)) {
             return Ok(Some(user));
         }
@@ -418,7 +422,7 @@ impl DockerRuntime {
     }
 
     /// Creates (not starts) a container; a missing image is `ImageNotFound`.
-    async fn create(&self, name: &str, image: &str, config: Config<String>) -> Result<String> {
+    pub(crate) async fn create(&self, name: &str, image: &str, config: Config<String>) -> Result<String> {
         let options = CreateContainerOptions { name: name.to_string(), platform: None };
         match self.docker.create_container(Some(options), config).await {
             Ok(created) => Ok(created.id),

@@ -14,6 +14,7 @@ use crate::{HttpProbe, ImageInfo, Instance, InstanceSpec, InstanceState, JobSpec
 #[derive(Default)]
 pub struct FakeRuntime {
     inner: Mutex<FakeState>,
+    pub(crate) ops: crate::fake_ops::FakeOps,
 }
 
 #[derive(Default)]

@@ -6,7 +6,10 @@
 //! for unit tests of the logic built on top.
 
 mod docker;
+mod docker_ops;
 mod fake;
+mod fake_ops;
+pub mod ops;
 mod probe;
 
 use std::collections::BTreeMap;
@@ -19,6 +22,7 @@ use thiserror::Error;
 
 pub use docker::DockerRuntime;
 pub use fake::FakeRuntime;
+pub use ops::{Attached, InstanceStats, LogLine, OneOffSpec, Operations, OutputChunk, OutputStream};
 
 #[derive(Debug, Error)]
 pub enum RuntimeError {
@@ -148,7 +152,7 @@ pub enum HttpProbe {
 }
 
 #[async_trait]
-pub trait Runtime: Send + Sync + 'static {
+pub trait Runtime: Operations + Send + Sync + 'static {
     /// Creates a bridge network if it does not exist.
     async fn ensure_network(&self, name: &str, labels: &BTreeMap<String, String>) -> Result<()>;
     /// Removes a network; absent networks are fine.

@@ -87,6 +87,12 @@ pub fn action(method: &Method, route: Option<&str>) -> Option<String> {
         (_, r) if r.starts_with("/internal/") => return None,
         // A fetch is a read, even though it is a POST.
         ("POST", "/{repo}/git-upload-pack") => return None,
+        // Opening a log session reads the log.
+        ("POST", "/apps/{app}/log-sessions") => return None,
+        ("POST", "/apps/{app}/dynos") => "dyno.run",
+        ("POST", "/apps/{app}/dynos/{dyno}/actions/stop") => "dyno.stop",
+        ("POST", "/apps/{app}/log-drains") => "drain.create",
+        ("DELETE", "/apps/{app}/log-drains/{drain}") => "drain.delete",
         ("POST", "/{repo}/git-receive-pack") => "git.push",
         ("POST", "/apps") => "app.create",
         ("DELETE", "/apps/{app}") => "app.destroy",

@@ -38,6 +38,10 @@ pub struct ServerConfig {
     pub ssh_listen: Option<SocketAddr>,
     /// The API's URL as clients see it (behind a proxy or on another host).
     pub public_url: Option<String>,
+    /// Log history kept per app (bytes on disk).
+    pub log_retention_bytes: u64,
+    /// Extra CA certificates (PEM) trusted for TLS drains, on top of the host bundle.
+    pub drain_ca_files: Vec<PathBuf>,
 }
 
 impl ServerConfig {
@@ -59,6 +63,8 @@ impl ServerConfig {
             build_ca_files: Vec::new(),
             public_url: None,
             ssh_listen: Some(([0, 0, 0, 0], 2222).into()),
+            log_retention_bytes: 8 * 1024 * 1024,
+            drain_ca_files: Vec::new(),
         }
     }
 }

@@ -156,7 +156,12 @@ pub async fn start_build(state: &AppState, request: BuildRequest) -> Result<(Bui
     state.builds.live.lock().unwrap().insert(record.id.clone(), Arc::clone(&out));
     let (state, build_id, task_out) = (state.clone(), record.id.clone(), Arc::clone(&out));
     tokio::spawn(async move {
+        let app_name = request.app.name.clone();
+        let user = state.store.user(&request.user_id).await.map(|u| u.email).unwrap_or_else(|_| "unknown".into());
+        state.logs.platform(&app_name, "api", format!("Build started by user {user}"));
         let result = run_build(&state, request, &build_id, &task_out).await;
+        let outcome = if result.is_ok() { "succeeded" } else { "failed" };
+        state.logs.platform(&app_name, "api", format!("Build {outcome}"));
         let release_id = match &result {
             Ok(release_id) => Some(release_id.clone()),
             Err(message) => {
@@ -285,6 +290,8 @@ async fn run_build(
         })
         .await
         .map_err(|e| e.to_string())?;
+    let user = state.store.user(&request.user_id).await.map(|u| u.email).unwrap_or_else(|_| "unknown".into());
+    state.logs.release_created(&app.name, &release.description, release.version, &user);
     if !crate::release_phase::run(state, app, &release, |line| out.push(line)).await {
         return Err("The release phase failed; the running release is unchanged.".into());
     }

@@ -11,6 +11,9 @@ pub mod deploy;
 pub mod error;
 pub mod git;
 pub mod keys;
+pub mod logs;
+pub mod metrics;
+pub mod oneoff;
 pub mod passwords;
 pub mod reconcile;
 pub mod release_phase;
@@ -42,6 +45,8 @@ pub enum ServerError {
     Runtime(#[from] berth_runtime::RuntimeError),
     #[error("{0} is in use by a running Berth server: stop it first (apps keep running while it is stopped)")]
     Locked(String),
+    #[error("log drains: {0}")]
+    Drains(String),
     #[error("server I/O error: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -108,9 +113,16 @@ pub async fn run(config: ServerConfig) -> Result<(), ServerError> {
         http_port: http_addr.port(),
     };
 
+    let logs = logs::LogHub::open(data_dir.join("logs"), config.log_retention_bytes).map_err(dir_error)?;
     let config = Arc::new(config);
     let router = Router::new();
+    router.set_access_log(Arc::clone(&logs) as Arc<dyn berth_router::AccessLog>);
+    let _collector =
+        logs::collector::Collector::start(Arc::clone(&logs), Arc::clone(&runtime), config.namespace.clone());
+    let drains = logs::drains::Drains::new(Arc::clone(&logs), &config.drain_ca_files).map_err(ServerError::Drains)?;
+    drains.sync(store.list_drains(None).await?);
     let reconciler = Reconciler::new(store.clone(), Arc::clone(&runtime), Arc::clone(&router), Arc::clone(&config));
+    logs::forward_platform_events(Arc::clone(&logs), reconciler.events.subscribe());
     tokio::spawn(Arc::clone(&reconciler).run());
     tokio::spawn(Arc::clone(&router).serve(http_listener));
 
@@ -136,6 +148,7 @@ pub async fn run(config: ServerConfig) -> Result<(), ServerError> {
     );
 
     let builds = Arc::new(deploy::Builds::new(config.max_concurrent_builds));
+    let sampler = metrics::Sampler::start(Arc::clone(&runtime), config.namespace.clone());
     let state = AppState {
         store,
         runtime,
@@ -145,7 +158,14 @@ pub async fn run(config: ServerConfig) -> Result<(), ServerError> {
         hook_secret: auth::generate_token(),
         builds,
         login_limiter: Default::default(),
+        logs,
+        log_sessions: Arc::new(logs::sessions::Sessions::default()),
+        drains,
+        oneoffs: Arc::new(oneoff::OneOffs::default()),
+        sampler,
+        router: Arc::clone(&router),
     };
+    oneoff::spawn_janitor(state.clone());
     if let Some(listener) = ssh_listener {
         let (state, key) = (state.clone(), ssh_host_key);
         tokio::spawn(async move {

@@ -7,6 +7,8 @@ use berth_store::Store;
 
 use crate::config::ServerConfig;
 use crate::deploy::Builds;
+use crate::logs::sessions::Sessions;
+use crate::logs::LogHub;
 use crate::passwords::LoginLimiter;
 use crate::reconcile::Reconciler;
 use crate::view::Urls;
@@ -23,6 +25,15 @@ pub struct AppState {
     pub builds: Arc<Builds>,
     /// Failed password logins per (email, IP).
     pub login_limiter: Arc<LoginLimiter>,
+    /// App log streams (see `logs/`).
+    pub logs: Arc<LogHub>,
+    pub log_sessions: Arc<Sessions>,
+    pub drains: Arc<crate::logs::drains::Drains>,
+    /// Attached one-off sessions (`berth run`).
+    pub oneoffs: Arc<crate::oneoff::OneOffs>,
+    pub sampler: Arc<crate::metrics::Sampler>,
+    /// The data plane, for its counters.
+    pub router: Arc<berth_router::Router>,
 }
 
 // There is deliberately no `AppState::app(name)`: handlers get apps through

@@ -158,5 +158,6 @@ pub fn dyno(status: &DynoStatus, app: &AppRecord, releases: &[ReleaseRecord], si
         restarts: status.restarts,
         exit_code: status.last_exit_code,
         up_since: status.up_since.map(timestamp),
+        usage: None,
     }
 }

@@ -8,6 +8,7 @@
 mod access;
 mod audit;
 mod crypto;
+mod drains;
 mod models;
 mod rotate;
 mod ssh_keys;
@@ -30,6 +31,7 @@ use tokio::sync::Mutex;
 pub use access::CollaboratorRecord;
 pub use audit::{AuditEvent, NewAuditEvent};
 pub use crypto::Cipher;
+pub use drains::DrainRecord;
 pub use models::{AppRecord, BuildRecord, FormationRecord, NewRelease, ReleaseRecord, User};
 pub use ssh_keys::SshKeyRecord;
 pub use users::TokenRecord;
@@ -65,6 +67,10 @@ pub struct Store {
 }
 
 impl Store {
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
     /// Opens (creating if needed) the database file and applies migrations.
     pub async fn open(path: &Path, cipher: Cipher) -> Result<Self> {
         let options = SqliteConnectOptions::new()

@@ -72,6 +72,12 @@ struct ServerArgs {
     /// Extra CA certificate (PEM) trusted by buildpack builds, e.g. a corporate proxy's (repeatable)
     #[arg(long = "build-ca-file", value_name = "PEM")]
     build_ca_files: Vec<PathBuf>,
+    /// Extra CA certificate (PEM) trusted for syslog+tls:// and https:// log drains (repeatable)
+    #[arg(long = "drain-ca-file", value_name = "PEM")]
+    drain_ca_files: Vec<PathBuf>,
+    /// Log history kept per app, in MiB (oldest lines go first)
+    #[arg(long, default_value_t = 8)]
+    log_retention_mb: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -144,6 +150,8 @@ fn server_config(args: ServerArgs) -> berth_server::ServerConfig {
     config.max_concurrent_builds = args.max_concurrent_builds.max(1);
     config.build_ca_files = args.build_ca_files;
     config.public_url = args.public_url;
+    config.log_retention_bytes = args.log_retention_mb.max(1) * 1024 * 1024;
+    config.drain_ca_files = args.drain_ca_files;
     config
 }
 

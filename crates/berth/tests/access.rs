@@ -254,6 +254,22 @@ fn permission_matrix_over_http_and_git() {
         route("DELETE", "/apps/matrix/formations/web", Need::Operate, &[202]),
         with_body(route("PATCH", "/apps/matrix/config-vars", Need::Manage, &[200]), json!({"OTHER": "x"})),
         route("GET", "/apps/matrix/audit-events", Need::Manage, &[200]),
+        route("GET", "/apps/matrix/metrics", Need::View, &[200]),
+        with_body(route("POST", "/apps/matrix/log-sessions", Need::View, &[201]), json!({"lines": 5})),
+        route("GET", "/apps/matrix/log-drains", Need::View, &[200]),
+        Route {
+            once: true,
+            ..with_body(
+                route("POST", "/apps/matrix/log-drains", Need::Manage, &[201]),
+                json!({"url": "syslog://127.0.0.1:9"}),
+            )
+        },
+        route("DELETE", "/apps/matrix/log-drains/00000000-0000-0000-0000-000000000000", Need::Manage, &[404]),
+        with_body(
+            route("POST", "/apps/matrix/dynos", Need::Operate, &[201]),
+            json!({"command": "true", "attach": false}),
+        ),
+        route("POST", "/apps/matrix/dynos/run.424242/actions/stop", Need::Operate, &[404]),
         Route {
             setup: Some(("DELETE", "/apps/matrix/collaborators/extra@example.com", json!(null))),
             ..with_body(

@@ -2,7 +2,7 @@
 
 mod support;
 
-use std::process::Output;
+use std::process::{Command, Output};
 use std::time::Duration;
 
 use support::{test_image, wait_for, TestServer};
@@ -14,7 +14,48 @@ struct Heroku<'a> {
 
 impl Heroku<'_> {
     fn run(&self, args: &[&str]) -> Output {
-        support::heroku(self.server, &self.server.token, args)
+        self.command(args).output().expect("run heroku")
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        support::heroku_command(self.server, &self.server.token, args)
+    }
+
+    /// Runs a command that does not end by itself (`logs --tail`), calls `during`
+    /// once it is streaming, and returns what it printed within a few seconds.
+    fn tail(&self, args: &[&str], during: impl FnOnce()) -> String {
+        use std::io::Read;
+        let mut command = self.command(args);
+        let mut child = command.stdout(std::process::Stdio::piped()).spawn().expect("run heroku");
+        let mut stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stdout.read(&mut buf) {
+                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                    return;
+                }
+            }
+        });
+        let mut out = String::new();
+        let mut during = Some(during);
+        let deadline = std::time::Instant::now() + Duration::from_secs(40);
+        while std::time::Instant::now() < deadline {
+            if let Ok(chunk) = rx.recv_timeout(Duration::from_millis(200)) {
+                out.push_str(&String::from_utf8_lossy(&chunk));
+            }
+            if !out.is_empty() {
+                if let Some(f) = during.take() {
+                    f();
+                }
+            }
+            if during.is_none() && out.contains("path=\"/from-heroku-tail\"") {
+                break;
+            }
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        out
     }
 
     fn ok(&self, args: &[&str]) -> String {
@@ -53,6 +94,33 @@ fn the_official_heroku_cli_works() {
     wait_for("hk-app to answer", Duration::from_secs(60), || server.app_json("hk-app"));
     let ps = heroku.ok(&["ps", "-a", "hk-app"]);
     assert!(ps.contains("web.1") && ps.contains("up"), "{ps}");
+
+    // `heroku logs` reads the log session's URL (Server-Sent Events) without the token.
+    let logs = wait_for("heroku logs to show the release and the app", Duration::from_secs(30), || {
+        let logs = heroku.ok(&["logs", "-a", "hk-app", "-n", "50"]);
+        (logs.contains("berth[api]: Release v4 created by user admin@berth.local") && logs.contains("app[web.1]: "))
+            .then_some(logs)
+    });
+    assert!(logs.contains("berth[router]: at=info method=GET"), "{logs}");
+    let routers = heroku.ok(&["logs", "-a", "hk-app", "--source", "app", "-n", "5"]);
+    assert!(routers.lines().all(|l| l.contains(" app[")), "{routers}");
+    let tail = heroku.tail(&["logs", "--tail", "-a", "hk-app", "-n", "1"], || {
+        server.get("hk-app.localhost", "/from-heroku-tail");
+    });
+    assert!(tail.contains("path=\"/from-heroku-tail\""), "{tail}");
+
+    // `heroku run:detached` creates a one-off through the API; its output lands in the log.
+    let detached = heroku.ok(&["run:detached", "-a", "hk-app", "--", "echo", "from-heroku-run"]);
+    assert!(detached.contains("run."), "{detached}");
+    wait_for("the detached one-off's output", Duration::from_secs(30), || {
+        heroku.ok(&["logs", "-a", "hk-app", "-n", "200"]).contains("]: from-heroku-run").then_some(())
+    });
+
+    // Log drains through Heroku's resource.
+    assert!(heroku.ok(&["drains:add", "syslog://127.0.0.1:5140", "-a", "hk-app"]).contains("Successfully added"));
+    assert!(heroku.ok(&["drains", "-a", "hk-app"]).contains("syslog://127.0.0.1:5140 (d."));
+    heroku.ok(&["drains:remove", "syslog://127.0.0.1:5140", "-a", "hk-app"]);
+    assert!(!heroku.ok(&["drains", "-a", "hk-app"]).contains("5140"));
 
     heroku.ok(&["ps:scale", "web=2", "-a", "hk-app"]);
     wait_for("two web dynos in `heroku ps`", Duration::from_secs(60), || {

@@ -92,4 +92,12 @@ fn apps_are_isolated_and_containers_hardened() {
         let shadow = docker(&["exec", id, "cat", "/etc/shadow"]);
         assert!(!shadow.status.success(), "an app read /etc/shadow");
     }
+
+    // One-offs (`berth run`) get the same restrictions: not root, no capabilities.
+    let out = server.cli(&["run", "-a", "iso-b", "--no-tty", "--", "sh", "-c", "id -u; grep CapEff /proc/self/status"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
+    let mut lines = stdout.lines();
+    assert_eq!(lines.next(), Some("1000"), "{stdout}");
+    assert_eq!(lines.next().map(|l| l.split_whitespace().last()), Some(Some("0000000000000000")), "{stdout}");
 }

@@ -11,11 +11,15 @@ mod builds;
 pub mod checks;
 mod config;
 mod deploy;
+mod drains;
 mod git;
 mod keys;
+mod logs;
+mod metrics;
 mod ps;
 mod releases;
 mod rollout;
+mod run;
 mod users;
 
 use crate::{AppArg, CliError, Client, Command};
@@ -76,6 +80,24 @@ pub async fn dispatch(client: &Client, command: Command) -> Result<(), CliError>
         Command::KeysAdd { file } => keys::add(client, file).await,
         Command::KeysRemove { key } => keys::remove(client, &key).await,
         Command::Audit { app, num, json } => audit::list(client, app.as_deref(), num, json.json).await,
+        Command::Run { app, opts, no_tty, command } => {
+            let args = run::RunArgs { command, size: opts.size, no_tty, env: opts.env, max_runtime: opts.max_runtime };
+            let code = run::attached(client, &resolve_app(&app)?, &args).await?;
+            std::process::exit(code.clamp(0, 255));
+        }
+        Command::RunDetached { app, opts, command } => {
+            let args =
+                run::RunArgs { command, size: opts.size, no_tty: true, env: opts.env, max_runtime: opts.max_runtime };
+            run::detached(client, &resolve_app(&app)?, &args).await
+        }
+        Command::PsStop { dyno, app } => run::stop(client, &resolve_app(&app)?, &dyno).await,
+        Command::Drains { app, json } => drains::list(client, &resolve_app(&app)?, json.json).await,
+        Command::DrainsAdd { url, app } => drains::add(client, &resolve_app(&app)?, &url).await,
+        Command::DrainsRemove { drain, app } => drains::remove(client, &resolve_app(&app)?, &drain).await,
+        Command::Metrics { app, json } => metrics::show(client, &resolve_app(&app)?, json.json).await,
+        Command::Logs { app, num, tail, source, ps } => {
+            logs::show(client, &resolve_app(&app)?, num, tail, source, ps).await
+        }
         Command::Whoami => auth::whoami(client).await,
         Command::GitRemote { app, remote } => git::remote(client, &resolve_app(&app)?, &remote).await,
         Command::Hook { name } => match name.as_str() {

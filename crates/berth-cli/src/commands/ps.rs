@@ -32,12 +32,29 @@ pub async fn list(client: &Client, app: &str, json: bool) -> Result<(), CliError
                 d.restarts.to_string(),
                 d.exit_code.map_or_else(|| "-".to_string(), |c| c.to_string()),
                 d.size.clone(),
+                usage_cpu(d),
+                usage_memory(d),
                 d.command.clone(),
             ]
         })
         .collect();
-    output::table(&["NAME", "STATE", "RELEASE", "UP", "RESTARTS", "LAST EXIT", "SIZE", "COMMAND"], rows);
+    output::table(
+        &["NAME", "STATE", "RELEASE", "UP", "RESTARTS", "LAST EXIT", "SIZE", "CPU", "MEMORY", "COMMAND"],
+        rows,
+    );
     Ok(())
+}
+
+fn usage_cpu(d: &Dyno) -> String {
+    d.usage.as_ref().map(|u| format!("{:.1}%", u.cpu_percent)).unwrap_or_else(|| "-".into())
+}
+
+fn usage_memory(d: &Dyno) -> String {
+    let Some(u) = &d.usage else { return "-".into() };
+    match u.memory_limit_bytes {
+        Some(limit) => format!("{} / {}", output::bytes(u.memory_bytes), output::bytes(limit)),
+        None => output::bytes(u.memory_bytes),
+    }
 }
 
 /// `web=3`, `worker=+1`, `web=2:standard-2X`

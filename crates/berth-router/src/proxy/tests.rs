@@ -270,6 +270,77 @@ fn strips_hop_by_hop_and_connection_named_headers() {
     assert_eq!(plain.len(), 1);
 }
 
+/// Collects access-log entries as `app status dyno error bytes path`.
+#[derive(Default)]
+struct Collect(std::sync::Mutex<Vec<String>>);
+
+impl AccessLog for Collect {
+    fn log(&self, e: &crate::AccessEntry<'_>) {
+        let line = format!(
+            "{} {} {} {} {} {} {} {}",
+            e.app,
+            e.status,
+            e.dyno.unwrap_or("-"),
+            e.error.map(|(c, _)| c).unwrap_or("-"),
+            e.bytes,
+            e.method,
+            e.path,
+            e.host
+        );
+        self.0.lock().unwrap().push(line);
+    }
+}
+
+#[tokio::test]
+async fn access_log_and_counters_follow_requests() {
+    let one = backend("one").await;
+    let mut table = RouteTable::new();
+    table.insert("a.test", "a", vec![b(one, "web.1")]);
+    table.insert("idle.test", "idle", vec![]);
+    let (router, addr) = start_router(table).await;
+    let sink = Arc::new(Collect::default());
+    router.set_access_log(Arc::clone(&sink) as Arc<dyn AccessLog>);
+
+    let (status, resp) = get(addr, "a.test", "").await;
+    assert_eq!(status, 200);
+    let body_len = resp.split_once("\r\n\r\n").unwrap().1.len();
+    get(addr, "idle.test", "").await;
+    get(addr, "nobody.test", "").await;
+
+    let entries = wait_entries(&sink, 2).await;
+    assert_eq!(entries[0], format!("a 200 web.1 - {body_len} GET /some/path?q=1 a.test"));
+    assert!(entries[1].starts_with("idle 503 - H14 "), "{entries:?}");
+    let stats: std::collections::HashMap<String, Arc<AppStats>> = router.app_stats().into_iter().collect();
+    let a = &stats["a"];
+    assert_eq!(a.requests(), 1);
+    assert_eq!(a.responses[1].load(Ordering::Relaxed), 1);
+    assert_eq!(a.bytes_out.load(Ordering::Relaxed), body_len as u64);
+    assert_eq!(a.active.load(Ordering::Relaxed), 0);
+    assert!(a.latency.quantile_ms(0.5).is_some());
+    assert_eq!(stats["idle"].responses[4].load(Ordering::Relaxed), 1);
+    assert_eq!(router.stats().unknown_host.load(Ordering::Relaxed), 1);
+
+    // Counters survive a new table for the same app; apps that leave drop theirs.
+    let mut table = RouteTable::new();
+    table.insert("a.test", "a", vec![b(one, "web.2")]);
+    router.set_routes(table);
+    get(addr, "a.test", "").await;
+    let stats: std::collections::HashMap<String, Arc<AppStats>> = router.app_stats().into_iter().collect();
+    assert_eq!(stats["a"].requests(), 2);
+    assert!(!stats.contains_key("idle"));
+}
+
+async fn wait_entries(sink: &Collect, n: usize) -> Vec<String> {
+    for _ in 0..100 {
+        let entries = sink.0.lock().unwrap().clone();
+        if entries.len() >= n {
+            return entries;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("only {:?}", sink.0.lock().unwrap());
+}
+
 /// A backend whose first connection is reset without an answer (like a process
 /// that just started and overflowed its accept queue); later ones are served.
 async fn flaky_backend() -> SocketAddr {

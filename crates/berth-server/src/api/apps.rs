@@ -69,6 +69,10 @@ pub async fn destroy(State(state): State<AppState>, access: AppAccess<Manage>) -
     let (app, caller) = (access.app, access.caller);
     state.store.delete_app(&app.id).await?;
     tracing::info!(app = %app.name, user = %caller.user.email, "app destroyed");
+    state.logs.remove_app(&app.name, &app.id);
+    if let Ok(drains) = state.store.list_drains(None).await {
+        state.drains.sync(drains);
+    }
     // Desired state is gone; remove what runs now rather than waiting for a pass.
     if let Err(e) = state.reconciler.teardown_app(&app).await {
         tracing::warn!(app = %app.name, error = %e, "teardown incomplete; the reconciler will finish it");

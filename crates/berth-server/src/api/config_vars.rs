@@ -74,6 +74,7 @@ pub async fn update(
         })
         .await?;
     tracing::info!(app = %app.name, version = release.version, user = %caller.user.email, "config changed");
+    state.logs.release_created(&app.name, &release.description, release.version, &caller.user.email);
     crate::release_phase::spawn(&state, app, release.clone());
     state.reconciler.trigger();
     Ok(Json(release.config))

@@ -15,8 +15,15 @@ pub async fn list(State(state): State<AppState>, access: AppAccess<View>) -> Api
     let releases = state.store.list_releases(&app.id).await?;
     let formation = state.store.list_formation(&app.id).await?;
     let instances = state.reconciler.instances(&app).await.map_err(|e| ApiError::internal(e.to_string()))?;
-    let mut dynos: Vec<api::Dyno> =
-        instances.iter().map(|status| view::dyno(status, &app, &releases, &formation)).collect();
+    let mut dynos: Vec<api::Dyno> = instances
+        .iter()
+        .map(|status| {
+            let mut dyno = view::dyno(status, &app, &releases, &formation);
+            crate::oneoff::decorate(&mut dyno, &status.instance);
+            dyno.usage = state.sampler.get(&status.instance.id).map(crate::metrics::usage);
+            dyno
+        })
+        .collect();
     dynos.sort_by(|a, b| {
         (&a.process_type, index_of(&a.name), -a.release.version).cmp(&(
             &b.process_type,
@@ -51,6 +58,7 @@ pub async fn restart_all(
     let app = access.app;
     state.store.bump_restart_generation(&app.id, None).await?;
     tracing::info!(app = %app.name, user = %access.caller.user.email, "restart requested");
+    state.logs.platform(&app.name, "api", format!("Restart by user {}", access.caller.user.email));
     state.reconciler.trigger();
     Ok((StatusCode::ACCEPTED, Json(json!({}))))
 }
@@ -66,6 +74,7 @@ pub async fn restart_type(
         return Err(ApiError::not_found(format!("Couldn't find that process type ({process_type}).")));
     }
     tracing::info!(app = %app.name, user = %access.caller.user.email, process_type, "restart requested");
+    state.logs.platform(&app.name, "api", format!("Restart {process_type} by user {}", access.caller.user.email));
     state.reconciler.trigger();
     Ok((StatusCode::ACCEPTED, Json(json!({}))))
 }
@@ -95,5 +104,6 @@ pub async fn restart_one(
         state.reconciler.replace_instance(id);
     }
     tracing::info!(app = %app.name, user = %access.caller.user.email, dyno, "dyno restart requested");
+    state.logs.platform(&app.name, "api", format!("Restart {dyno} by user {}", access.caller.user.email));
     Ok((StatusCode::ACCEPTED, Json(json!({}))))
 }

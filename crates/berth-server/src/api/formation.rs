@@ -101,6 +101,8 @@ async fn apply(
     }
     let updated = state.store.update_formation(&app.id, &parsed).await?;
     tracing::info!(app = %app.name, user = %caller.user.email, ?parsed, "formation changed");
+    let scaled: Vec<String> = updated.iter().map(|f| format!("{}@{}:{}", f.process_type, f.quantity, f.size)).collect();
+    state.logs.platform(&app.name, "api", format!("Scaled to {} by user {}", scaled.join(" "), caller.user.email));
     state.reconciler.trigger();
     let release = state.store.current_release(&app.id).await?;
     Ok(updated.iter().map(|f| view::formation(f, &app, &release)).collect())

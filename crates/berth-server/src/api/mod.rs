@@ -10,11 +10,15 @@ mod builds;
 mod checks;
 mod collaborators;
 mod config_vars;
+mod drains;
 mod dynos;
 mod formation;
 mod keys;
+mod logs;
+mod metrics;
 mod range;
 mod releases;
+mod run;
 mod users;
 
 use axum::extract::DefaultBodyLimit;
@@ -62,7 +66,8 @@ pub fn router(state: AppState) -> Router {
         .route("/apps/{app}/formation", get(formation::list).patch(formation::batch_update))
         .route("/apps/{app}/formation/{process_type}", get(formation::show).patch(formation::update_one))
         .route("/apps/{app}/formations/{process_type}", delete(dynos::restart_type))
-        .route("/apps/{app}/dynos", get(dynos::list).delete(dynos::restart_all))
+        .route("/apps/{app}/dynos", get(dynos::list).delete(dynos::restart_all).post(run::create))
+        .route("/apps/{app}/dynos/{dyno}/actions/stop", post(run::stop))
         .route("/apps/{app}/sources", post(builds::create_source))
         .route("/apps/{app}/buildpack-installations", get(buildpacks::list).put(buildpacks::replace))
         .route("/apps/{app}/builds", get(builds::list).post(builds::create))
@@ -70,6 +75,12 @@ pub fn router(state: AppState) -> Router {
         .route("/apps/{app}/builds/{build}/output", get(builds::output))
         .route("/apps/{app}/build-cache", delete(builds::purge_cache))
         .route("/apps/{app}/dynos/{dyno}", get(dynos::show).delete(dynos::restart_one))
+        .route("/apps/{app}/log-sessions", post(logs::create_session))
+        .route("/log-sessions/{secret}", get(logs::stream))
+        .route("/metrics", get(metrics::prometheus))
+        .route("/apps/{app}/log-drains", get(drains::list).post(drains::create))
+        .route("/apps/{app}/log-drains/{drain}", get(drains::show).delete(drains::delete))
+        .route("/apps/{app}/metrics", get(metrics::app))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         // git smart HTTP and the hook's build upload carry whole source trees.
         .route("/{repo}/info/refs", get(crate::git::handle))

@@ -109,6 +109,7 @@ pub async fn create(
         })
         .await?;
     tracing::info!(app = %app.name, version = release.version, description = %release.description, "release created");
+    state.logs.release_created(&app.name, &release.description, release.version, &caller.user.email);
     let current = state.store.current_release(&app.id).await?.version;
     crate::release_phase::spawn(&state, app, release.clone());
     state.reconciler.trigger();

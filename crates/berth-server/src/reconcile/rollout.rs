@@ -306,7 +306,8 @@ impl Reconciler {
     async fn live_instances(&self, app: &AppRecord) -> Result<Vec<Instance>, ReconcileError> {
         let all = self.runtime.list(&[(labels::APP_ID, app.id.as_str())]).await?;
         let retiring = self.retiring.lock().unwrap();
-        Ok(all.into_iter().filter(|i| !retiring.contains(&i.id)).collect())
+        // One-off containers (`berth run`) carry the app id but not the namespace label: not ours.
+        Ok(all.into_iter().filter(|i| !retiring.contains(&i.id) && i.label(labels::NAMESPACE).is_some()).collect())
     }
 
     /// `checks:set` wins over the release's app.json; else TCP with the server's boot timeout.

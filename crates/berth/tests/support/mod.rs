@@ -55,9 +55,15 @@ pub fn heroku_bin() -> PathBuf {
 
 /// Runs `heroku ARGS` against `server` as the holder of `token` (a HOME of its own per token).
 pub fn heroku(server: &TestServer, token: &str, args: &[&str]) -> Output {
+    heroku_command(server, token, args).output().expect("run heroku")
+}
+
+/// The `heroku ARGS` command, not started (for streaming output).
+pub fn heroku_command(server: &TestServer, token: &str, args: &[&str]) -> Command {
     let home = server.data_dir.path().join(format!("heroku-home-{}", &token[token.len().saturating_sub(6)..]));
     std::fs::create_dir_all(&home).unwrap();
-    Command::new(heroku_bin())
+    let mut command = Command::new(heroku_bin());
+    command
         .args(args)
         .env("HEROKU_HOST", &server.api_url)
         .env("HEROKU_API_KEY", token)
@@ -72,9 +78,23 @@ pub fn heroku(server: &TestServer, token: &str, args: &[&str]) -> Output {
         .env("XDG_CACHE_HOME", home.join(".cache"))
         .env("XDG_DATA_HOME", home.join(".local/share"))
         .env("GIT_CONFIG_GLOBAL", home.join(".gitconfig"))
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run heroku")
+        .env("NO_COLOR", "1");
+    command
+}
+
+/// Builds `fixtures/log-app` (ticks on stdout/stderr, answers HTTP) once per test process.
+pub fn log_app_image() -> &'static str {
+    static IMAGE: OnceLock<String> = OnceLock::new();
+    IMAGE.get_or_init(|| {
+        let tag = "berth-test/log-app:e2e".to_string();
+        let out = Command::new("docker")
+            .args(["build", "-q", "-t", &tag])
+            .arg(repo_root().join("fixtures/log-app"))
+            .output()
+            .expect("docker must be installed (run scripts/setup.sh)");
+        assert!(out.status.success(), "building the log-app image failed: {}", String::from_utf8_lossy(&out.stderr));
+        tag
+    })
 }
 
 pub fn docker(args: &[&str]) -> Output {
@@ -258,10 +278,18 @@ impl TestServer {
         String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect()
     }
 
+    /// One-off containers (`berth run`) of this server, any app.
+    pub fn one_offs(&self) -> Vec<String> {
+        let filter = format!("label=io.berth.one-off.namespace={}", self.namespace);
+        let out = docker(&["ps", "-a", "-q", "--filter", &filter]);
+        String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect()
+    }
+
     fn cleanup_engine(&self) {
         let filter = format!("label=io.berth.namespace={}", self.namespace);
         let ids = docker(&["ps", "-a", "-q", "--filter", &filter]);
-        let ids: Vec<String> = String::from_utf8_lossy(&ids.stdout).lines().map(str::to_string).collect();
+        let mut ids: Vec<String> = String::from_utf8_lossy(&ids.stdout).lines().map(str::to_string).collect();
+        ids.extend(self.one_offs());
         if !ids.is_empty() {
             let mut args = vec!["rm", "-f"];
             args.extend(ids.iter().map(String::as_str));
