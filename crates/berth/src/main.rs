@@ -17,7 +17,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum TopLevel {
     /// Run the Berth server (API, router and reconciler)
-    Server(ServerArgs),
+    Server(Box<ServerArgs>),
     #[command(flatten)]
     Client(berth_cli::Command),
 }
@@ -101,20 +101,21 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        TopLevel::Server(ServerArgs { action: Some(ServerAction::RotateKey { data_dir }), .. }) => {
-            match runtime.block_on(berth_server::keys::rotate(&data_dir)) {
-                Ok(done) => {
-                    println!("Re-encrypted {} config blobs with a new key.", done.values);
-                    println!("Back up {} now: the old key no longer opens anything.", done.key_path.display());
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::FAILURE
-                }
-            }
-        }
         TopLevel::Server(args) => {
+            let args = *args;
+            if let Some(ServerAction::RotateKey { data_dir }) = &args.action {
+                return match runtime.block_on(berth_server::keys::rotate(data_dir)) {
+                    Ok(done) => {
+                        println!("Re-encrypted {} config blobs with a new key.", done.values);
+                        println!("Back up {} now: the old key no longer opens anything.", done.key_path.display());
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        ExitCode::FAILURE
+                    }
+                };
+            }
             init_tracing();
             match runtime.block_on(berth_server::run(server_config(args))) {
                 Ok(()) => ExitCode::SUCCESS,
