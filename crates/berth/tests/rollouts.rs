@@ -139,6 +139,12 @@ fn crash_loops_back_off_and_take_no_traffic() {
     let bad_gateways = statuses.get(&502).copied().unwrap_or(0);
     assert!(bad_gateways as u64 <= max_restarts + 1, "502s beyond the crash instants: {statuses:?}");
     assert!(statuses.contains_key(&503) && statuses.contains_key(&200), "{statuses:?}");
+
+    // Crashes and restarts are platform lines in the app's log, next to the app's own words.
+    let log = server.cli_ok(&["logs", "-a", app, "-n", "300"]);
+    assert!(log.contains("berth[web.1]: Process exited with status 4; state changed from up to crashed"), "{log}");
+    assert!(log.contains("berth[web.1]: Restarting (restart 1)"), "{log}");
+    assert!(log.contains("app[web.1]: crashing on purpose after 2"), "{log}");
 }
 
 #[test]

@@ -111,11 +111,13 @@ impl Collector {
     async fn follow(&self, id: String, source: Source, follow: bool) {
         let since = self.state.lock().unwrap().cursors.get(&id).copied();
         let mut lines = self.runtime.logs(&id, since, follow);
+        let mut complete = true;
         while let Some(item) = lines.next().await {
             let line = match item {
                 Ok(l) => l,
                 Err(e) => {
                     tracing::debug!(container = %id, error = %e, "log stream ended");
+                    complete = false;
                     break;
                 }
             };
@@ -130,6 +132,10 @@ impl Collector {
             *cursor = (*cursor).max(line.timestamp);
             drop(state);
             self.hub.container_line(&source.app, &source.app_id, &source.dyno, &id, line);
+        }
+        // A one-off's log read to its end (it stopped): the janitor may remove it now.
+        if complete && source.dyno.starts_with("run.") {
+            self.hub.mark_drained(&id);
         }
         let mut state = self.state.lock().unwrap();
         state.following.remove(&id);

@@ -66,6 +66,9 @@ pub struct LogHub {
     /// Ids of recently destroyed apps: late lines from their containers are dropped,
     /// so a new app with the same name starts with an empty log.
     destroyed: Mutex<std::collections::VecDeque<String>>,
+    /// Stopped containers whose whole engine log was read (a detached one-off
+    /// may be removed only then).
+    drained: Mutex<std::collections::HashSet<String>>,
 }
 
 impl LogHub {
@@ -82,7 +85,19 @@ impl LogHub {
             live: Mutex::new(HashMap::new()),
             dropped: AtomicU64::new(0),
             destroyed: Mutex::new(Default::default()),
+            drained: Mutex::new(Default::default()),
         }))
+    }
+
+    /// The collector read a stopped container's log to its end.
+    pub(crate) fn mark_drained(&self, container: &str) {
+        self.drained.lock().unwrap().insert(container.to_string());
+    }
+
+    /// Whether a stopped container's log was read to its end; forgets it (the
+    /// caller removes the container).
+    pub fn take_drained(&self, container: &str) -> bool {
+        self.drained.lock().unwrap().remove(container)
     }
 
     /// Where the history lives (also holds the collector's cursors).

@@ -178,7 +178,7 @@ async fn sweep(state: &AppState) -> Result<(), Box<dyn std::error::Error + Send 
             Some("max runtime")
         } else if i.label(MODE) == Some(ATTACHED) && age > 30 && !state.oneoffs.is_live(&i.id) {
             Some("its session is gone")
-        } else if i.label(MODE) == Some(DETACHED) && exited && age > 5 {
+        } else if i.label(MODE) == Some(DETACHED) && exited && (state.logs.take_drained(&i.id) || age > 300) {
             match exit_code(&i.status) {
                 Some(code) => state.logs.process_exited(&app, &dyno, code),
                 None => state.logs.platform(&app, &dyno, "Process exited"),
