@@ -88,6 +88,10 @@ impl Collector {
             self.hub.retain_cursors(ids.iter().map(|s| s.to_string()).collect());
             state.drained.retain(|id| ids.contains(id.as_str()));
             for i in &instances {
+                // Not started yet: nothing to read, and reading now would call it drained.
+                if i.state == InstanceState::Created {
+                    continue;
+                }
                 let running = i.state == InstanceState::Running;
                 if state.following.contains(&i.id) || (!running && state.drained.contains(&i.id)) {
                     continue;
@@ -211,5 +215,49 @@ mod tests {
         assert_eq!(all.iter().filter(|l| l.ends_with("three")).count(), 1, "{all:?}");
         assert_eq!(all.iter().filter(|l| l.ends_with("one")).count(), 1, "{all:?}");
         assert!(!all.iter().any(|l| l.contains("not ours")));
+    }
+
+    #[tokio::test]
+    async fn a_one_off_not_started_yet_is_not_taken_for_drained() {
+        let fake = Arc::new(FakeRuntime::with_images(&["img"]));
+        fake.ensure_network("net", &BTreeMap::new()).await.unwrap();
+        let labels = BTreeMap::from([
+            (labels::NAMESPACE.to_string(), "ns".to_string()),
+            (labels::APP.to_string(), "web1".to_string()),
+            (labels::APP_ID.to_string(), "id1".to_string()),
+            (labels::DYNO.to_string(), "run.1".to_string()),
+        ]);
+        let spec = InstanceSpec {
+            name: "r1".into(),
+            image: "img".into(),
+            entrypoint: None,
+            command: None,
+            env: vec![],
+            labels,
+            network: "net".into(),
+            hostname: "run.1".into(),
+            memory_bytes: 1,
+        };
+        let id = fake.run(&spec).await.unwrap();
+        fake.unstart(&id);
+        let dir = tempfile::tempdir().unwrap();
+        let hub = LogHub::open(dir.path().to_path_buf(), 1 << 20).unwrap();
+        let runtime: Arc<dyn Runtime> = fake.clone();
+        let _collector = Collector::start(Arc::clone(&hub), Arc::clone(&runtime), "ns".into());
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        assert!(!hub.take_drained(&id), "a created container has not run: its log is not complete");
+
+        // Started, it writes and stops: then its log is read to the end.
+        fake.start(&id).await.unwrap();
+        fake.push_log(&id, OutputStream::Stdout, "done");
+        fake.stop(&id, Duration::ZERO).await.unwrap();
+        assert_eq!(recent_until(&hub, 1).await, ["app[run.1]: done"]);
+        for _ in 0..50 {
+            if hub.take_drained(&id) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the stopped one-off was never marked drained");
     }
 }
