@@ -16,7 +16,6 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use std::fmt::Write as _;
 use std::io::Write as _;
 use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::Arc;
@@ -29,23 +28,7 @@ struct FileLog(SyncSender<String>);
 impl AccessLog for FileLog {
     fn log(&self, e: &AccessEntry<'_>) {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-        let mut line = String::with_capacity(256);
-        let _ = write!(
-            line,
-            "{}.{:06} berth[router]: at=info method={} path=\"{}\" host={} request_id={} fwd=\"{}\" dyno={} connect={}ms service={}ms status={} bytes={} protocol=http",
-            now.as_secs(),
-            now.subsec_micros(),
-            e.method,
-            e.path,
-            e.host,
-            e.request_id,
-            e.client_ip,
-            e.dyno.unwrap_or(""),
-            e.connect.as_millis(),
-            e.service.as_millis(),
-            e.status,
-            e.bytes
-        );
+        let line = format!("{}.{:06} berth[router]: {}", now.as_secs(), now.subsec_micros(), e.heroku_line());
         let _ = self.0.try_send(line);
     }
 }

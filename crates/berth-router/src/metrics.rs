@@ -4,6 +4,7 @@
 //! Latencies go into a fixed-bucket histogram; quantiles are estimated by
 //! linear interpolation inside the bucket that holds them.
 
+use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
@@ -117,6 +118,36 @@ pub struct AccessEntry<'a> {
     pub error: Option<(&'static str, &'static str)>,
 }
 
+impl AccessEntry<'_> {
+    /// The entry as Heroku's router line: `at=info method=GET path="/" host=web1.localhost
+    /// request_id=… fwd="10.0.0.1" dyno=web.1 connect=0ms service=3ms status=200 bytes=1234
+    /// protocol=http` (`at=error code=H14 desc="…"` when the router answered itself).
+    pub fn heroku_line(&self) -> String {
+        let mut s = String::with_capacity(256);
+        match self.error {
+            Some((code, desc)) => {
+                let _ = write!(s, "at=error code={code} desc=\"{desc}\" ");
+            }
+            None => s.push_str("at=info "),
+        }
+        let _ = write!(
+            s,
+            "method={} path=\"{}\" host={} request_id={} fwd=\"{}\" dyno={} connect={}ms service={}ms status={} bytes={} protocol=http",
+            self.method,
+            self.path.replace('"', "%22"),
+            self.host,
+            self.request_id,
+            self.client_ip,
+            self.dyno.unwrap_or(""),
+            self.connect.as_millis(),
+            self.service.as_millis(),
+            self.status,
+            self.bytes
+        );
+        s
+    }
+}
+
 /// Receives one entry per proxied request; must not block (it runs on the request path).
 pub trait AccessLog: Send + Sync + 'static {
     fn log(&self, entry: &AccessEntry<'_>);
@@ -125,6 +156,35 @@ pub trait AccessLog: Send + Sync + 'static {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn heroku_router_line() {
+        let mut e = AccessEntry {
+            app: "web1",
+            method: "GET",
+            path: "/a?b=\"c\"",
+            host: "web1.localhost",
+            status: 200,
+            bytes: 13,
+            connect: Duration::from_micros(1500),
+            service: Duration::from_millis(18),
+            request_id: "8601b555-6a83-4c12-8269-97c8e32cdb22",
+            client_ip: "204.204.204.204".parse().unwrap(),
+            dyno: Some("web.1"),
+            error: None,
+        };
+        assert_eq!(
+            e.heroku_line(),
+            "at=info method=GET path=\"/a?b=%22c%22\" host=web1.localhost request_id=8601b555-6a83-4c12-8269-97c8e32cdb22 \
+             fwd=\"204.204.204.204\" dyno=web.1 connect=1ms service=18ms status=200 bytes=13 protocol=http"
+        );
+        e.error = Some(("H14", "No web processes running"));
+        e.dyno = None;
+        e.status = 503;
+        let s = e.heroku_line();
+        assert!(s.starts_with("at=error code=H14 desc=\"No web processes running\" method=GET"), "{s}");
+        assert!(s.contains(" dyno= connect="), "{s}");
+    }
 
     #[test]
     fn quantiles_interpolate_within_buckets() {
