@@ -117,18 +117,16 @@ impl Api {
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
-        if let Some(b) = body {
-            req = req.json(b);
-        }
-        let resp = req.send().unwrap();
-        let status = resp.status().as_u16();
-        let text = resp.text().unwrap_or_default();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        Self::send(req, body)
     }
 
     fn basic(&self, method: &str, path: &str, user: &str, password: &str, body: Option<&Value>) -> (u16, Value) {
-        let mut req = self.http.request(method.parse().unwrap(), format!("{}{path}", self.base));
-        req = req.basic_auth(user, Some(password));
+        let req = self.http.request(method.parse().unwrap(), format!("{}{path}", self.base));
+        Self::send(req.basic_auth(user, Some(password)), body)
+    }
+
+    /// Sends with an optional JSON body; the answer as JSON (or the text as a JSON string).
+    fn send(mut req: reqwest::blocking::RequestBuilder, body: Option<&Value>) -> (u16, Value) {
         if let Some(b) = body {
             req = req.json(b);
         }

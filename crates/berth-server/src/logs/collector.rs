@@ -167,27 +167,32 @@ mod tests {
         panic!("only {:?}", hub.recent("web1", 100, &Filter::default()));
     }
 
-    #[tokio::test]
-    async fn follows_labelled_containers_and_resumes_without_repeating() {
-        let fake = Arc::new(FakeRuntime::with_images(&["img"]));
-        fake.ensure_network("net", &BTreeMap::new()).await.unwrap();
+    /// A container of app `web1` in namespace `ns` running `dyno`.
+    fn spec(name: &str, dyno: &str) -> InstanceSpec {
         let labels = BTreeMap::from([
             (labels::NAMESPACE.to_string(), "ns".to_string()),
             (labels::APP.to_string(), "web1".to_string()),
             (labels::APP_ID.to_string(), "id1".to_string()),
-            (labels::DYNO.to_string(), "web.1".to_string()),
+            (labels::DYNO.to_string(), dyno.to_string()),
         ]);
-        let spec = InstanceSpec {
-            name: "c1".into(),
+        InstanceSpec {
+            name: name.into(),
             image: "img".into(),
             entrypoint: None,
             command: None,
             env: vec![],
             labels,
             network: "net".into(),
-            hostname: "web.1".into(),
+            hostname: dyno.into(),
             memory_bytes: 1,
-        };
+        }
+    }
+
+    #[tokio::test]
+    async fn follows_labelled_containers_and_resumes_without_repeating() {
+        let fake = Arc::new(FakeRuntime::with_images(&["img"]));
+        fake.ensure_network("net", &BTreeMap::new()).await.unwrap();
+        let spec = spec("c1", "web.1");
         let id = fake.run(&spec).await.unwrap();
         fake.push_log(&id, OutputStream::Stdout, "one");
         fake.push_log(&id, OutputStream::Stderr, "two");
@@ -221,23 +226,7 @@ mod tests {
     async fn a_one_off_not_started_yet_is_not_taken_for_drained() {
         let fake = Arc::new(FakeRuntime::with_images(&["img"]));
         fake.ensure_network("net", &BTreeMap::new()).await.unwrap();
-        let labels = BTreeMap::from([
-            (labels::NAMESPACE.to_string(), "ns".to_string()),
-            (labels::APP.to_string(), "web1".to_string()),
-            (labels::APP_ID.to_string(), "id1".to_string()),
-            (labels::DYNO.to_string(), "run.1".to_string()),
-        ]);
-        let spec = InstanceSpec {
-            name: "r1".into(),
-            image: "img".into(),
-            entrypoint: None,
-            command: None,
-            env: vec![],
-            labels,
-            network: "net".into(),
-            hostname: "run.1".into(),
-            memory_bytes: 1,
-        };
+        let spec = spec("r1", "run.1");
         let id = fake.run(&spec).await.unwrap();
         fake.unstart(&id);
         let dir = tempfile::tempdir().unwrap();
