@@ -260,6 +260,19 @@ impl Store {
         rows.iter().map(|r| ReleaseRecord::from_row(r, &self.cipher)).collect()
     }
 
+    /// Images of the app's `n` newest releases that have one, newest first (no
+    /// config is decrypted: image garbage collection needs only these).
+    pub async fn recent_release_images(&self, app_id: &str, n: usize) -> Result<Vec<String>> {
+        let limit = i64::try_from(n).unwrap_or(i64::MAX);
+        Ok(sqlx::query_scalar(
+            "SELECT image FROM releases WHERE app_id = ? AND image IS NOT NULL ORDER BY version DESC LIMIT ?",
+        )
+        .bind(app_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// Finds a release of an app by version (`3`, `v3`) or id.
     pub async fn release(&self, app_id: &str, version_or_id: &str) -> Result<ReleaseRecord> {
         let version: i64 = version_or_id.trim_start_matches(['v', 'V']).parse().unwrap_or(-1);

@@ -35,6 +35,8 @@ async fn failed_rollouts_fall_back_to_the_last_deployed_release() {
     let v3 = store.release(&app.id, "v3").await.unwrap();
     assert_eq!((v3.status.as_str(), v3.status_reason.as_deref()), ("failed", Some("web.1 failed its health check")));
     assert_eq!(store.current_release(&app.id).await.unwrap().version, 2);
+    assert_eq!(store.recent_release_images(&app.id, 10).await.unwrap(), ["img:3", "img:2"]);
+    assert_eq!(store.recent_release_images(&app.id, 1).await.unwrap(), ["img:3"]);
     // A deployed release is never failed afterwards.
     store.fail_release(&v2.id, "late crash").await.unwrap();
     assert_eq!(store.release(&app.id, "v2").await.unwrap().status, "succeeded");

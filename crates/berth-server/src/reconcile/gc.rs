@@ -29,9 +29,8 @@ impl Reconciler {
     /// Removes the app's Berth-built images that none of its last
     /// `keep_releases` releases use; returns how many went.
     pub(crate) async fn collect_images(&self, app: &AppRecord) -> Result<usize, super::ReconcileError> {
-        let releases = self.store.list_releases(&app.id).await?;
         let keep: HashSet<String> =
-            releases.iter().rev().filter_map(|r| r.image.clone()).take(self.config.keep_releases).collect();
+            self.store.recent_release_images(&app.id, self.config.keep_releases).await?.into_iter().collect();
         let filter =
             [(labels::IMAGE_NAMESPACE, self.config.namespace.as_str()), (labels::IMAGE_APP, app.name.as_str())];
         let cutoff = Utc::now() - chrono::Duration::from_std(MIN_AGE).unwrap_or_default();
