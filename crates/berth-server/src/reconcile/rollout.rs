@@ -234,25 +234,20 @@ impl Reconciler {
 
         // 4. Routes: swap to the desired web instances once they are all healthy;
         // until then whatever served keeps serving.
-        let (ready_types, backends) = {
+        let mut wanted: HashMap<&str, usize> = HashMap::new();
+        for slot in &slots {
+            *wanted.entry(slot.process.as_str()).or_default() += 1;
+        }
+        let (ready, backends) = {
             let tracked = self.tracked.lock().unwrap();
             let healthy = |i: &Instance| {
                 i.state == InstanceState::Running && tracked.get(&i.id).is_some_and(|t| t.healthy && t.crash.is_none())
             };
-            let mut wanted: HashMap<&str, usize> = HashMap::new();
-            for slot in &slots {
-                *wanted.entry(slot.process.as_str()).or_default() += 1;
-            }
             let mut ready: HashMap<&str, usize> = HashMap::new();
             for i in desired.iter().filter(|i| healthy(i)) {
                 *ready.entry(i.label(labels::PROCESS).unwrap_or_default()).or_default() += 1;
             }
-            let ready_types: HashSet<String> = wanted
-                .iter()
-                .filter(|(process, n)| ready.get(*process) == Some(*n))
-                .map(|(process, _)| process.to_string())
-                .collect::<HashSet<_>>();
-            let web_ready = !wanted.contains_key("web") || ready_types.contains("web");
+            let web_ready = ready.get("web") == wanted.get("web");
             let desired_web = desired.iter().copied().filter(|i| is_web(i) && healthy(i));
             let old_serving: Vec<&Instance> = plan.obsolete.iter().filter(|i| is_web(i) && healthy(i)).collect();
             let backends: Vec<_> = if web_ready || old_serving.is_empty() {
@@ -266,14 +261,13 @@ impl Reconciler {
                     .filter(|b| routed.contains(b))
                     .collect()
             };
-            let mut ready_types = ready_types;
-            if web_ready {
-                ready_types.insert("web".to_string());
-            }
-            (ready_types, backends)
+            (ready, backends)
         };
         self.set_routes(app, backends);
-        let all_ready = slots.iter().all(|s| ready_types.contains(&s.process));
+        // A process type is ready when each of its slots has a healthy instance
+        // (types the formation no longer wants are ready: nothing replaces them).
+        let type_ready = |process: &str| ready.get(process) == wanted.get(process);
+        let all_ready = wanted.keys().all(|process| type_ready(process));
 
         // 5. Done: record the deploy, retire what the new instances replace.
         if all_ready && rolling_out {
@@ -289,9 +283,7 @@ impl Reconciler {
             }
         }
         for instance in &plan.obsolete {
-            let process = instance.label(labels::PROCESS).unwrap_or_default();
-            let replaced_ready = ready_types.contains(process) || !slots.iter().any(|s| s.process == process);
-            if all_ready || replaced_ready {
+            if all_ready || type_ready(instance.label(labels::PROCESS).unwrap_or_default()) {
                 self.retire(app, instance);
             }
         }
