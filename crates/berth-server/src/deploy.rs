@@ -339,18 +339,10 @@ pub async fn wait_for_rollout(
     out: impl Fn(String),
 ) -> Result<(), String> {
     let started = Instant::now();
-    let check = match state.store.app_health_check(&app.id).await.map_err(|e| e.to_string())? {
-        Some(check) => Some(check),
-        None => release.health_check.clone(),
-    };
-    let boot_timeout = check.as_ref().map_or(state.config.boot_timeout, |c| Duration::from_secs_f64(c.boot_timeout));
-    match &check {
-        Some(check) => out(format!("       Health check: {}", check.describe())),
-        None => out(format!(
-            "       Health check: accepts TCP on $PORT within {}s (set an HTTP check with `berth checks:set`)",
-            boot_timeout.as_secs()
-        )),
-    }
+    let (source, check) = state.reconciler.effective_check(app, release).await.map_err(|e| e.to_string())?;
+    let boot_timeout = Duration::from_secs_f64(check.boot_timeout);
+    let hint = if source == "default" { " (set an HTTP check with `berth checks:set`)" } else { "" };
+    out(format!("       Health check: {}{hint}", check.describe()));
     // The reconciler decides within the boot timeout; the margin covers slow engines.
     let deadline = started + boot_timeout + LAUNCH_MARGIN;
     loop {

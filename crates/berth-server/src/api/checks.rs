@@ -25,16 +25,9 @@ pub async fn show(State(state): State<AppState>, access: AppAccess<View>) -> Api
 
 /// The check in force for `app` and where it comes from.
 async fn current(state: &AppState, app: &berth_store::AppRecord) -> ApiResult<ChecksView> {
-    let (source, check) = match state.store.app_health_check(&app.id).await? {
-        Some(check) => ("app", check),
-        None => match state.store.current_release(&app.id).await?.health_check {
-            Some(check) => ("app.json", check),
-            None => (
-                "default",
-                HealthCheck { boot_timeout: state.config.boot_timeout.as_secs_f64(), ..HealthCheck::default() },
-            ),
-        },
-    };
+    let release = state.store.current_release(&app.id).await?;
+    let (source, check) =
+        state.reconciler.effective_check(app, &release).await.map_err(|e| ApiError::internal(e.to_string()))?;
     Ok(ChecksView { source, description: check.describe(), check })
 }
 

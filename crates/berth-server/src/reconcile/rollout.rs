@@ -76,7 +76,7 @@ impl Reconciler {
         } else {
             Vec::new()
         };
-        let check = self.effective_check(app, &release).await?;
+        let (_, check) = self.effective_check(app, &release).await?;
         let rolling_out = release.deployed_at.is_none();
 
         let matchable = self.live_instances(app).await?;
@@ -303,14 +303,24 @@ impl Reconciler {
     }
 
     /// `checks:set` wins over the release's app.json; else TCP with the server's boot timeout.
-    async fn effective_check(&self, app: &AppRecord, release: &ReleaseRecord) -> Result<HealthCheck, ReconcileError> {
+    /// The check `release`'s instances must pass and where it comes from: `app`
+    /// (`checks:set`), else `app.json` (the release's), else `default` (TCP with
+    /// the server's boot timeout).
+    pub(crate) async fn effective_check(
+        &self,
+        app: &AppRecord,
+        release: &ReleaseRecord,
+    ) -> Result<(&'static str, HealthCheck), ReconcileError> {
         if let Some(check) = self.store.app_health_check(&app.id).await? {
-            return Ok(check);
+            return Ok(("app", check));
         }
-        Ok(release.health_check.clone().unwrap_or_else(|| HealthCheck {
-            boot_timeout: self.config.boot_timeout.as_secs_f64(),
-            ..HealthCheck::default()
-        }))
+        Ok(match &release.health_check {
+            Some(check) => ("app.json", check.clone()),
+            None => (
+                "default",
+                HealthCheck { boot_timeout: self.config.boot_timeout.as_secs_f64(), ..HealthCheck::default() },
+            ),
+        })
     }
 
     async fn check_health(&self, app: &AppRecord, instance: &Instance, check: &HealthCheck) -> Health {
